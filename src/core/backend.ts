@@ -1,0 +1,43 @@
+/**
+ * The seam between dialects and Kiro: dialects depend only on this interface, so they can be
+ * tested with a scripted backend and the Kiro side can change without touching them.
+ */
+import type { ChatEvent, ChatRequest } from "./chat.ts";
+
+/** A model the gateway offers, with its limits. */
+export interface ModelInfo {
+  /** The id clients send (`claude-sonnet-4.5`, `auto-kiro`). */
+  id: string;
+  displayName: string;
+  /** Context window in tokens. */
+  contextWindow: number;
+  /** Output limit in tokens, when Kiro publishes one. */
+  maxOutputTokens?: number;
+}
+
+/** Sends neutral chat requests upstream and lists models. */
+export interface ChatBackend {
+  /**
+   * Sends `chat` upstream. Resolves once the upstream has answered (its first byte), with a
+   * stream of events that never errors: a failure after that point arrives as one `error`
+   * event and ends the stream. Rejects with a GatewayError before that point (bad request,
+   * upstream status, timeouts after retries). Aborting `signal` cancels the upstream call;
+   * cancelling the returned stream does the same.
+   */
+  send(chat: ChatRequest, signal: AbortSignal): Promise<ReadableStream<ChatEvent>>;
+  /** Estimates the input tokens of `chat` locally (count_tokens and message_start agree). */
+  countInputTokens(chat: ChatRequest): number;
+  /** Lists the models clients may use. */
+  listModels(): Promise<ModelInfo[]>;
+}
+
+/** What a route handler gets: everything from here, nothing from module state. */
+export interface HandlerDeps {
+  config: Readonly<import("../config.ts").Config>;
+  logger: import("../log.ts").Logger;
+  backend: ChatBackend;
+  /** The clock in epoch milliseconds. */
+  now: () => number;
+  /** Returns `bytes` random bytes as lower-case hex (ids such as `chatcmpl-…`). */
+  randomHex: (bytes: number) => string;
+}
