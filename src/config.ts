@@ -172,7 +172,8 @@ export function parseCli(args: readonly string[]): CliCommand {
 }
 
 /** The `--help` text. */
-export const HELP_TEXT = `Kiro Gateway ${VERSION}: OpenAI and Anthropic APIs for your Kiro subscription
+export const HELP_TEXT =
+  `Kiro Gateway ${VERSION}: OpenAI and Anthropic APIs for your Kiro subscription
 
 Usage:
   kiro-gateway [serve] [options]   start the gateway
@@ -204,7 +205,10 @@ function integer(min: number, max: number, what = "a whole number") {
     const v = raw.trim();
     const n = Number(v);
     if (v === "" || !Number.isInteger(n) || n < min || n > max) {
-      ctx.addIssue({ code: "custom", message: `expected ${what} from ${min} to ${max}, got "${raw}"` });
+      ctx.addIssue({
+        code: "custom",
+        message: `expected ${what} from ${min} to ${max}, got "${raw}"`,
+      });
       return z.NEVER;
     }
     return n;
@@ -240,7 +244,10 @@ const text = z.string().transform((raw) => raw.trim());
 const region = z.string().transform((raw, ctx) => {
   const v = raw.trim();
   if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(v)) {
-    ctx.addIssue({ code: "custom", message: `expected an AWS region such as us-east-1, got "${raw}"` });
+    ctx.addIssue({
+      code: "custom",
+      message: `expected an AWS region such as us-east-1, got "${raw}"`,
+    });
     return z.NEVER;
   }
   return v;
@@ -416,5 +423,7 @@ export function defaultConfig(overrides: Partial<Config> = {}): Readonly<Config>
 /** Makes a random 32-byte key, base64url-encoded, prefixed `kgw-`. */
 export function generateApiKey(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return `kgw-${btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "")}`;
+  return `kgw-${
+    btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "")
+  }`;
 }

@@ -137,12 +137,19 @@ export class Logger {
 /** Formats a record as one text or JSON line. */
 export function formatRecord(record: LogRecord, format: LogFormat): string {
   if (format === "json") {
-    return JSON.stringify({ time: record.time, level: record.level, msg: record.msg, ...record.fields });
+    return JSON.stringify({
+      time: record.time,
+      level: record.level,
+      msg: record.msg,
+      ...record.fields,
+    });
   }
   const extras = Object.entries(record.fields)
     .map(([key, value]) => `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`)
     .join(" ");
-  return `${record.time} ${record.level.toUpperCase().padEnd(5)} ${record.msg}${extras ? ` ${extras}` : ""}`;
+  return `${record.time} ${record.level.toUpperCase().padEnd(5)} ${record.msg}${
+    extras ? ` ${extras}` : ""
+  }`;
 }
 
 function writeToConsole(line: string, level: LogLevel): void {

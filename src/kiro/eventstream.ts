@@ -1,0 +1,491 @@
+/**
+ * The AWS event-stream binary codec Kiro answers in (spec §4.1): a prelude (total length,
+ * headers length, prelude CRC32), typed headers, a payload and a message CRC32, all big-endian.
+ * Decoding checks every length against a cap before allocating and both CRCs before trusting
+ * a byte; any failure is a FrameError, an `upstream_protocol` GatewayError with a reason.
+ */
+import { crc32 } from "node:zlib";
+import { GatewayError } from "../errors.ts";
+
+/**
+ * One typed header value. `boolean` covers wire types 0 (true) and 1 (false); `long` is a
+ * bigint so all 64 bits survive; `timestamp` is a Date built from the wire's epoch
+ * milliseconds (values beyond Date's ±8.64e15 ms range decode to an invalid Date rather
+ * than failing the stream, since Kiro never sends timestamps); `uuid` is the lower-case
+ * dashed string form.
+ */
+export type HeaderValue =
+  | { type: "boolean"; value: boolean }
+  | { type: "byte"; value: number }
+  | { type: "short"; value: number }
+  | { type: "integer"; value: number }
+  | { type: "long"; value: bigint }
+  | { type: "binary"; value: Uint8Array }
+  | { type: "string"; value: string }
+  | { type: "timestamp"; value: Date }
+  | { type: "uuid"; value: string };
+
+/** One decoded event-stream message; `payload` may be a view into the received bytes. */
+export interface Frame {
+  headers: Record<string, HeaderValue>;
+  payload: Uint8Array;
+}
+
+/** Why a frame was rejected, for logs and tests. */
+export type FrameErrorReason =
+  | "prelude_crc"
+  | "message_crc"
+  | "oversize"
+  | "undersize"
+  | "truncated"
+  | "trailing_bytes"
+  | "unknown_header_type"
+  | "header_overrun";
+
+/** An `upstream_protocol` GatewayError that names the machine-readable reason. */
+export class FrameError extends GatewayError {
+  readonly reason: FrameErrorReason;
+
+  constructor(reason: FrameErrorReason, message: string) {
+    super("upstream_protocol", message);
+    this.reason = reason;
+  }
+}
+
+/** Bytes of the prelude: total length, headers length, prelude CRC. */
+export const PRELUDE_BYTES = 12;
+/** The smallest legal frame: a prelude and a message CRC, no headers, no payload. */
+export const MIN_FRAME_BYTES = 16;
+/** The default cap on one frame's total length (16 MiB). */
+export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
+
+const TYPE_TRUE = 0;
+const TYPE_FALSE = 1;
+const TYPE_BYTE = 2;
+const TYPE_SHORT = 3;
+const TYPE_INTEGER = 4;
+const TYPE_LONG = 5;
+const TYPE_BINARY = 6;
+const TYPE_STRING = 7;
+const TYPE_TIMESTAMP = 8;
+const TYPE_UUID = 9;
+
+const MAX_HEADER_NAME_BYTES = 255;
+const MAX_HEADER_VALUE_BYTES = 65535;
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const utf8Decoder = new TextDecoder();
+const utf8Encoder = new TextEncoder();
+
+/** Options of a FrameDecoderStream. */
+export interface FrameDecoderOptions {
+  /** Frames whose declared total length exceeds this are rejected; default 16 MiB. */
+  maxFrameBytes?: number;
+}
+
+/**
+ * Splits upstream bytes into checked frames, whatever the chunk boundaries. Errors with a
+ * FrameError on a corrupt frame and, in flush(), when the input ends inside a frame.
+ */
+export class FrameDecoderStream extends TransformStream<Uint8Array, Frame> {
+  constructor(options: FrameDecoderOptions = {}) {
+    const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    // Received bytes not yet decoded: whole chunks, the first one read from `head` on.
+    const chunks: Uint8Array[] = [];
+    let head = 0;
+    let buffered = 0;
+    // The checked total length of the frame being waited for, or 0 before its prelude.
+    let expected = 0;
+    const prelude = new Uint8Array(PRELUDE_BYTES);
+
+    function take(length: number): Uint8Array {
+      const first = chunks[0]!;
+      if (first.byteLength - head >= length) {
+        const bytes = first.subarray(head, head + length);
+        head += length;
+        if (head === first.byteLength) {
+          chunks.shift();
+          head = 0;
+        }
+        buffered -= length;
+        return bytes;
+      }
+      const out = new Uint8Array(length);
+      let filled = 0;
+      while (filled < length) {
+        const chunk = chunks[0]!;
+        const count = Math.min(chunk.byteLength - head, length - filled);
+        out.set(chunk.subarray(head, head + count), filled);
+        filled += count;
+        head += count;
+        if (head === chunk.byteLength) {
+          chunks.shift();
+          head = 0;
+        }
+      }
+      buffered -= length;
+      return out;
+    }
+
+    function peekPrelude(): Uint8Array {
+      const first = chunks[0]!;
+      if (first.byteLength - head >= PRELUDE_BYTES) {
+        return first.subarray(head, head + PRELUDE_BYTES);
+      }
+      let filled = 0;
+      for (let i = 0; filled < PRELUDE_BYTES; i++) {
+        const chunk = chunks[i]!;
+        const start = i === 0 ? head : 0;
+        const count = Math.min(chunk.byteLength - start, PRELUDE_BYTES - filled);
+        prelude.set(chunk.subarray(start, start + count), filled);
+        filled += count;
+      }
+      return prelude;
+    }
+
+    super({
+      transform(chunk, controller) {
+        if (chunk.byteLength === 0) return;
+        chunks.push(chunk);
+        buffered += chunk.byteLength;
+        while (true) {
+          if (expected === 0) {
+            if (buffered < PRELUDE_BYTES) return;
+            expected = checkPrelude(peekPrelude(), maxFrameBytes);
+          }
+          if (buffered < expected) return; // wait for the rest
+          const bytes = take(expected);
+          expected = 0;
+          controller.enqueue(decodeChecked(bytes));
+        }
+      },
+      flush() {
+        if (buffered > 0) {
+          const where = expected === 0 ? "its prelude" : `a ${expected}-byte frame`;
+          throw new FrameError(
+            "truncated",
+            `Kiro event stream ended inside ${where}: ${buffered} bytes left over`,
+          );
+        }
+      },
+    });
+  }
+}
+
+/**
+ * Decodes exactly one frame; throws a FrameError if `bytes` is not one whole valid frame or
+ * its total length exceeds `maxFrameBytes` (default 16 MiB).
+ */
+export function decodeFrame(
+  bytes: Uint8Array,
+  options: FrameDecoderOptions = {},
+): Frame {
+  if (bytes.byteLength < PRELUDE_BYTES) {
+    throw new FrameError(
+      "truncated",
+      `Kiro frame is truncated: ${bytes.byteLength} bytes is shorter than the prelude`,
+    );
+  }
+  const total = checkPrelude(bytes, options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES);
+  if (bytes.byteLength < total) {
+    throw new FrameError(
+      "truncated",
+      `Kiro frame is truncated: ${bytes.byteLength} of ${total} bytes`,
+    );
+  }
+  if (bytes.byteLength > total) {
+    throw new FrameError(
+      "trailing_bytes",
+      `Kiro frame has trailing bytes: ${bytes.byteLength} bytes for a ${total}-byte frame`,
+    );
+  }
+  return decodeChecked(bytes);
+}
+
+/** Validates a prelude's CRC and lengths and returns the frame's total length. */
+function checkPrelude(bytes: Uint8Array, maxFrameBytes: number): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, PRELUDE_BYTES);
+  const total = view.getUint32(0);
+  const headersLength = view.getUint32(4);
+  const expectedCrc = view.getUint32(8);
+  const actualCrc = crc32(bytes.subarray(0, 8));
+  if (actualCrc !== expectedCrc) {
+    throw new FrameError(
+      "prelude_crc",
+      `Kiro frame prelude CRC does not match: expected ${hex(expectedCrc)}, got ${hex(actualCrc)}`,
+    );
+  }
+  if (total < MIN_FRAME_BYTES) {
+    throw new FrameError(
+      "undersize",
+      `Kiro frame is too short: ${total} bytes, the minimum is ${MIN_FRAME_BYTES}`,
+    );
+  }
+  if (total > maxFrameBytes) {
+    throw new FrameError(
+      "oversize",
+      `Kiro frame is too large: ${total} bytes, the limit is ${maxFrameBytes}`,
+    );
+  }
+  if (headersLength > total - MIN_FRAME_BYTES) {
+    throw new FrameError(
+      "header_overrun",
+      `Kiro frame headers overrun the frame: ${headersLength} header bytes in a ${total}-byte frame`,
+    );
+  }
+  return total;
+}
+
+/** Decodes a frame whose prelude checkPrelude already accepted and whose bytes are complete. */
+function decodeChecked(bytes: Uint8Array): Frame {
+  const total = bytes.byteLength;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, total);
+  const headersLength = view.getUint32(4);
+  const expectedCrc = view.getUint32(total - 4);
+  // The prelude CRC is the CRC of bytes 0..7, so continuing from it covers 0..total-5.
+  const actualCrc = crc32(bytes.subarray(8, total - 4), view.getUint32(8));
+  if (actualCrc !== expectedCrc) {
+    throw new FrameError(
+      "message_crc",
+      `Kiro frame message CRC does not match: expected ${hex(expectedCrc)}, got ${hex(actualCrc)}`,
+    );
+  }
+  const headersEnd = PRELUDE_BYTES + headersLength;
+  return {
+    headers: decodeHeaders(bytes, view, headersEnd),
+    payload: bytes.subarray(headersEnd, total - 4),
+  };
+}
+
+function decodeHeaders(
+  bytes: Uint8Array,
+  view: DataView,
+  end: number,
+): Record<string, HeaderValue> {
+  const headers: Record<string, HeaderValue> = {};
+  let at = PRELUDE_BYTES;
+  while (at < end) {
+    const nameLength = bytes[at]!;
+    // The name, the type byte and the smallest value must fit before `end`.
+    if (at + 2 + nameLength > end) throw headerOverrun(at);
+    const name = decodeText(bytes, at + 1, at + 1 + nameLength);
+    at += 1 + nameLength;
+    const type = bytes[at++]!;
+    let value: HeaderValue;
+    switch (type) {
+      case TYPE_TRUE:
+      case TYPE_FALSE:
+        value = { type: "boolean", value: type === TYPE_TRUE };
+        break;
+      case TYPE_BYTE:
+        if (at + 1 > end) throw headerOverrun(at);
+        value = { type: "byte", value: view.getInt8(at) };
+        at += 1;
+        break;
+      case TYPE_SHORT:
+        if (at + 2 > end) throw headerOverrun(at);
+        value = { type: "short", value: view.getInt16(at) };
+        at += 2;
+        break;
+      case TYPE_INTEGER:
+        if (at + 4 > end) throw headerOverrun(at);
+        value = { type: "integer", value: view.getInt32(at) };
+        at += 4;
+        break;
+      case TYPE_LONG:
+        if (at + 8 > end) throw headerOverrun(at);
+        value = { type: "long", value: view.getBigInt64(at) };
+        at += 8;
+        break;
+      case TYPE_TIMESTAMP:
+        if (at + 8 > end) throw headerOverrun(at);
+        value = { type: "timestamp", value: new Date(Number(view.getBigInt64(at))) };
+        at += 8;
+        break;
+      case TYPE_BINARY:
+      case TYPE_STRING: {
+        if (at + 2 > end) throw headerOverrun(at);
+        const length = view.getUint16(at);
+        at += 2;
+        if (at + length > end) throw headerOverrun(at);
+        value = type === TYPE_STRING
+          ? { type: "string", value: decodeText(bytes, at, at + length) }
+          : { type: "binary", value: bytes.subarray(at, at + length) };
+        at += length;
+        break;
+      }
+      case TYPE_UUID:
+        if (at + 16 > end) throw headerOverrun(at);
+        value = { type: "uuid", value: formatUuid(bytes.subarray(at, at + 16)) };
+        at += 16;
+        break;
+      default:
+        throw new FrameError(
+          "unknown_header_type",
+          `Kiro frame header "${name}" has an unknown value type: ${type}`,
+        );
+    }
+    setHeader(headers, name, value);
+  }
+  return headers;
+}
+
+function headerOverrun(at: number): FrameError {
+  return new FrameError(
+    "header_overrun",
+    `Kiro frame header at byte ${at} overruns the headers section`,
+  );
+}
+
+/** Assigns without letting a header named `__proto__` replace the object's prototype. */
+function setHeader(headers: Record<string, HeaderValue>, name: string, value: HeaderValue): void {
+  if (name === "__proto__") {
+    Object.defineProperty(headers, name, { value, enumerable: true, writable: true });
+  } else {
+    headers[name] = value;
+  }
+}
+
+/** Decodes UTF-8; header names and values are short ASCII, which skips TextDecoder's setup. */
+function decodeText(bytes: Uint8Array, start: number, end: number): string {
+  if (end - start > 64) return utf8Decoder.decode(bytes.subarray(start, end));
+  let text = "";
+  for (let i = start; i < end; i++) {
+    const byte = bytes[i]!;
+    if (byte >= 0x80) return utf8Decoder.decode(bytes.subarray(start, end));
+    text += String.fromCharCode(byte);
+  }
+  return text;
+}
+
+function formatUuid(bytes: Uint8Array): string {
+  let hexText = "";
+  for (const byte of bytes) hexText += byte.toString(16).padStart(2, "0");
+  return `${hexText.slice(0, 8)}-${hexText.slice(8, 12)}-${hexText.slice(12, 16)}-${
+    hexText.slice(16, 20)
+  }-${hexText.slice(20)}`;
+}
+
+function hex(value: number): string {
+  return `0x${value.toString(16).padStart(8, "0")}`;
+}
+
+/**
+ * Encodes a frame with both CRCs (for tests and the fake upstream); throws a RangeError for
+ * a header name over 255 bytes, a value over 65,535 bytes, a malformed uuid or an invalid Date.
+ */
+export function encodeFrame(frame: Frame): Uint8Array {
+  const encoded: [Uint8Array, HeaderValue, Uint8Array | undefined][] = [];
+  let headersLength = 0;
+  for (const [name, value] of Object.entries(frame.headers)) {
+    const nameBytes = utf8Encoder.encode(name);
+    if (nameBytes.byteLength > MAX_HEADER_NAME_BYTES) {
+      throw new RangeError(`Header name "${name}" is longer than 255 bytes`);
+    }
+    const valueBytes = value.type === "string"
+      ? utf8Encoder.encode(value.value)
+      : value.type === "binary"
+      ? value.value
+      : undefined;
+    if (valueBytes && valueBytes.byteLength > MAX_HEADER_VALUE_BYTES) {
+      throw new RangeError(`Header "${name}" value is longer than 65535 bytes`);
+    }
+    encoded.push([nameBytes, value, valueBytes]);
+    headersLength += 2 + nameBytes.byteLength + valueSize(value, valueBytes);
+  }
+  const total = MIN_FRAME_BYTES + headersLength + frame.payload.byteLength;
+  const out = new Uint8Array(total);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, total);
+  view.setUint32(4, headersLength);
+  view.setUint32(8, crc32(out.subarray(0, 8)));
+  let at = PRELUDE_BYTES;
+  for (const [nameBytes, value, valueBytes] of encoded) {
+    out[at++] = nameBytes.byteLength;
+    out.set(nameBytes, at);
+    at += nameBytes.byteLength;
+    at = writeValue(out, view, at, value, valueBytes);
+  }
+  out.set(frame.payload, at);
+  view.setUint32(total - 4, crc32(out.subarray(0, total - 4)));
+  return out;
+}
+
+function valueSize(value: HeaderValue, valueBytes: Uint8Array | undefined): number {
+  switch (value.type) {
+    case "boolean":
+      return 0;
+    case "byte":
+      return 1;
+    case "short":
+      return 2;
+    case "integer":
+      return 4;
+    case "long":
+    case "timestamp":
+      return 8;
+    case "binary":
+    case "string":
+      return 2 + valueBytes!.byteLength;
+    case "uuid":
+      return 16;
+  }
+}
+
+function writeValue(
+  out: Uint8Array,
+  view: DataView,
+  at: number,
+  value: HeaderValue,
+  valueBytes: Uint8Array | undefined,
+): number {
+  switch (value.type) {
+    case "boolean":
+      out[at] = value.value ? TYPE_TRUE : TYPE_FALSE;
+      return at + 1;
+    case "byte":
+      out[at] = TYPE_BYTE;
+      view.setInt8(at + 1, value.value);
+      return at + 2;
+    case "short":
+      out[at] = TYPE_SHORT;
+      view.setInt16(at + 1, value.value);
+      return at + 3;
+    case "integer":
+      out[at] = TYPE_INTEGER;
+      view.setInt32(at + 1, value.value);
+      return at + 5;
+    case "long":
+      out[at] = TYPE_LONG;
+      view.setBigInt64(at + 1, value.value);
+      return at + 9;
+    case "timestamp": {
+      const ms = value.value.getTime();
+      if (Number.isNaN(ms)) throw new RangeError("Timestamp header holds an invalid Date");
+      out[at] = TYPE_TIMESTAMP;
+      view.setBigInt64(at + 1, BigInt(ms));
+      return at + 9;
+    }
+    case "binary":
+    case "string":
+      out[at] = value.type === "string" ? TYPE_STRING : TYPE_BINARY;
+      view.setUint16(at + 1, valueBytes!.byteLength);
+      out.set(valueBytes!, at + 3);
+      return at + 3 + valueBytes!.byteLength;
+    case "uuid": {
+      if (!UUID_PATTERN.test(value.value)) {
+        throw new RangeError(`Header uuid "${value.value}" is not a dashed uuid`);
+      }
+      out[at] = TYPE_UUID;
+      const digits = value.value.replaceAll("-", "");
+      for (let i = 0; i < 16; i++) out[at + 1 + i] = parseInt(digits.slice(i * 2, i * 2 + 2), 16);
+      return at + 17;
+    }
+  }
+}
+
+/** The value of a string header, or undefined when it is absent or of another type. */
+export function headerString(frame: Frame, name: string): string | undefined {
+  const header = frame.headers[name];
+  return header?.type === "string" ? header.value : undefined;
+}

@@ -1,0 +1,185 @@
+/**
+ * The HTTP surface: routes, the client API-key check, CORS, request ids, one log line per
+ * request, and the single error funnel that renders every failure in the caller's dialect.
+ */
+import { timingSafeEqual } from "node:crypto";
+import { VERSION } from "./config.ts";
+import { GatewayError, toGatewayError } from "./errors.ts";
+import type { HandlerDeps } from "./core/backend.ts";
+import { anthropicErrorResponse } from "./dialects/anthropic/errors.ts";
+import { openAiErrorResponse } from "./dialects/openai/errors.ts";
+import {
+  handleAnthropicModels,
+  handleCountTokens,
+  handleMessages,
+} from "./dialects/anthropic/handler.ts";
+import { handleChatCompletions, handleOpenAiModels } from "./dialects/openai/handler.ts";
+
+/** Credential state shown by /health, without secrets. */
+export interface HealthCredentials {
+  status(): Record<string, unknown>;
+}
+
+/** What the server needs beyond what handlers need. */
+export interface ServerDeps extends HandlerDeps {
+  /** When the process started, in epoch milliseconds. */
+  startedAt: number;
+  credentials?: HealthCredentials;
+}
+
+type Dialect = "openai" | "anthropic";
+type Handler = (req: Request, deps: HandlerDeps) => Promise<Response>;
+
+interface Route {
+  dialect: Dialect;
+  /** Whether the route needs the gateway's API key. */
+  auth: boolean;
+  methods: Partial<Record<string, Handler>>;
+}
+
+const CORS_HEADERS: Record<string, string> = {
+  "access-control-allow-origin": "*",
+  "access-control-allow-methods": "GET, POST, OPTIONS",
+  "access-control-allow-headers": "*",
+  "access-control-expose-headers": "x-request-id, request-id, retry-after",
+  "access-control-max-age": "86400",
+};
+
+function isAnthropicRequest(req: Request): boolean {
+  return req.headers.has("anthropic-version");
+}
+
+function buildRoutes(deps: ServerDeps): Map<string, Route> {
+  const root: Handler = () =>
+    Promise.resolve(
+      Response.json({ status: "ok", message: "Kiro Gateway is running", version: VERSION }),
+    );
+  const health: Handler = () =>
+    Promise.resolve(Response.json({
+      status: "healthy",
+      timestamp: new Date(deps.now()).toISOString(),
+      version: VERSION,
+      uptimeSeconds: Math.floor((deps.now() - deps.startedAt) / 1000),
+      credentials: deps.credentials?.status() ?? null,
+    }));
+  const models: Handler = (req, d) =>
+    isAnthropicRequest(req) ? handleAnthropicModels(req, d) : handleOpenAiModels(req, d);
+  return new Map<string, Route>([
+    ["/", { dialect: "openai", auth: false, methods: { GET: root } }],
+    ["/health", { dialect: "openai", auth: false, methods: { GET: health } }],
+    ["/v1/models", { dialect: "openai", auth: true, methods: { GET: models } }],
+    [
+      "/v1/chat/completions",
+      { dialect: "openai", auth: true, methods: { POST: handleChatCompletions } },
+    ],
+    ["/v1/messages", { dialect: "anthropic", auth: true, methods: { POST: handleMessages } }],
+    [
+      "/v1/messages/count_tokens",
+      { dialect: "anthropic", auth: true, methods: { POST: handleCountTokens } },
+    ],
+  ]);
+}
+
+/** Compares two strings in time independent of where they differ. */
+export function constantTimeEquals(a: string, b: string): boolean {
+  const encoder = new TextEncoder();
+  const left = encoder.encode(a);
+  const right = encoder.encode(b);
+  // Compare equal-length buffers so the time does not reveal the key's length either.
+  const padded = new Uint8Array(Math.max(left.length, right.length, 1));
+  padded.set(right);
+  const candidate = new Uint8Array(padded.length);
+  candidate.set(left);
+  return timingSafeEqual(candidate, padded) && left.length === right.length;
+}
+
+/** Reads the client's key from `x-api-key` or `Authorization: Bearer`. */
+function presentedKey(req: Request): string | undefined {
+  const apiKey = req.headers.get("x-api-key");
+  if (apiKey) return apiKey.trim();
+  const auth = req.headers.get("authorization");
+  const match = auth?.match(/^Bearer\s+(.+)$/i);
+  return match?.[1]?.trim();
+}
+
+function dialectFor(path: string, req: Request): Dialect {
+  return path.startsWith("/v1/messages") || isAnthropicRequest(req) ? "anthropic" : "openai";
+}
+
+/** Renders `err` in `dialect`'s error shape. */
+export function errorResponse(dialect: Dialect, err: GatewayError): Response {
+  return dialect === "anthropic" ? anthropicErrorResponse(err) : openAiErrorResponse(err);
+}
+
+/** Builds the gateway's request handler from its dependencies. */
+export function createHandler(deps: ServerDeps): (req: Request) => Promise<Response> {
+  const routes = buildRoutes(deps);
+  return async (req: Request): Promise<Response> => {
+    const startedAt = deps.now();
+    const requestId = `req_${deps.randomHex(12)}`;
+    const url = new URL(req.url);
+    const path = url.pathname.replace(/\/+$/, "") || "/";
+    const logger = deps.logger.child({ requestId });
+    const route = routes.get(path);
+    const dialect = route?.dialect ?? dialectFor(path, req);
+    let response: Response;
+    try {
+      response = await route_(req, path, route, { ...deps, logger });
+    } catch (err) {
+      const gatewayError = toGatewayError(err);
+      if (gatewayError.kind === "internal") {
+        logger.error("Request failed with an internal error", {
+          error: describeCause(err),
+        });
+      }
+      response = errorResponse(dialect, gatewayError);
+    }
+    for (const [name, value] of Object.entries(CORS_HEADERS)) response.headers.set(name, value);
+    response.headers.set("x-request-id", requestId);
+    if (dialect === "anthropic") response.headers.set("request-id", requestId);
+    logger.info("request", {
+      method: req.method,
+      path,
+      status: response.status,
+      durationMs: deps.now() - startedAt,
+    });
+    return response;
+  };
+}
+
+async function route_(
+  req: Request,
+  path: string,
+  route: Route | undefined,
+  deps: HandlerDeps,
+): Promise<Response> {
+  if (req.method === "OPTIONS") return new Response(null, { status: 204 });
+  if (!route) {
+    throw new GatewayError("not_found", `Not found: no route for "${req.method} ${path}"`);
+  }
+  const handler = route.methods[req.method] ??
+    (req.method === "HEAD" ? route.methods.GET : undefined);
+  if (!handler) {
+    const allowed = Object.keys(route.methods).join(", ");
+    throw new GatewayError(
+      "method_not_allowed",
+      `Method not allowed: "${req.method} ${path}" accepts ${allowed}`,
+    );
+  }
+  if (route.auth) {
+    const key = presentedKey(req);
+    if (key === undefined || !constantTimeEquals(key, deps.config.proxyApiKey)) {
+      throw new GatewayError(
+        "authentication",
+        "Invalid or missing API key: send the gateway's PROXY_API_KEY as x-api-key or Authorization: Bearer",
+      );
+    }
+  }
+  return await handler(req, deps);
+}
+
+function describeCause(err: unknown): string {
+  const cause = err instanceof GatewayError && err.cause !== undefined ? err.cause : err;
+  if (cause instanceof Error) return `${cause.name}: ${cause.message}\n${cause.stack ?? ""}`;
+  return String(cause);
+}
