@@ -347,8 +347,8 @@ export function loadConfig(cli: CliCommand, sources: ConfigSources): Readonly<Co
   }
   const raw: Record<string, string> = {};
   for (const name of ENV_VARS) {
-    const value = sources.getEnv(name) ?? fromFile[name];
-    if (value !== undefined && value.trim() !== "") raw[name] = value;
+    const value = [sources.getEnv(name), fromFile[name]].find((v) => v?.trim());
+    if (value !== undefined) raw[name] = value;
   }
   if (cli.host !== undefined) raw.SERVER_HOST = cli.host;
   if (cli.port !== undefined) raw.SERVER_PORT = cli.port;

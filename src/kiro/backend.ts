@@ -1,0 +1,107 @@
+/**
+ * KiroBackend: the ChatBackend that talks to Kiro. It resolves the model, builds and checks the
+ * payload, sends it, and pipes the body through the decoding stages:
+ * bytes → frames → Kiro events → chat events → thinking split.
+ */
+import type { Config } from "../config.ts";
+import type { ChatBackend, ModelInfo } from "../core/backend.ts";
+import type { ChatEvent, ChatRequest } from "../core/chat.ts";
+import { estimateInputTokens } from "../core/estimate.ts";
+import { ReplyEventStream } from "../core/reply.ts";
+import { catchStreamErrors } from "../core/streams.ts";
+import { ThinkingSplitStream } from "../core/thinking.ts";
+import type { TokenCounter } from "../core/tokens.ts";
+import type { TruncationStore } from "../core/truncation.ts";
+import type { Logger } from "../log.ts";
+import type { KiroClient } from "./client.ts";
+import { FrameDecoderStream } from "./eventstream.ts";
+import { KiroEventStream } from "./events.ts";
+import type { ModelCatalog } from "./models.ts";
+import { guardPayloadSize } from "./payload_guard.ts";
+import { buildKiroRequest } from "./request.ts";
+import { assertValidPayload, describeLikelyCause } from "./request_lint.ts";
+import type { ToolNameMap } from "./tool_names.ts";
+
+/** What a KiroBackend is made of. */
+export interface KiroBackendOptions {
+  config: Readonly<Config>;
+  client: KiroClient;
+  models: ModelCatalog;
+  counter: TokenCounter;
+  truncation: TruncationStore;
+  logger: Logger;
+}
+
+/** The ChatBackend that sends chats to the Kiro API. */
+export class KiroBackend implements ChatBackend {
+  #options: KiroBackendOptions;
+
+  constructor(options: KiroBackendOptions) {
+    this.#options = options;
+  }
+
+  /** Sends `chat` to Kiro; see ChatBackend.send for the contract. */
+  async send(chat: ChatRequest, signal: AbortSignal): Promise<ReadableStream<ChatEvent>> {
+    const { config, client, models, counter, truncation, logger } = this.#options;
+    const model = await models.resolve(chat.model);
+    const estimatedInputTokens = estimateInputTokens(chat, counter);
+    const conversationId = crypto.randomUUID();
+    let toolNames: ToolNameMap | undefined;
+    let lastPayload: unknown;
+    const body = await client.send({
+      buildBody: (access) => {
+        const built = buildKiroRequest(chat, {
+          modelId: model.modelId,
+          profileArn: access.profileArn,
+          conversationId,
+          config,
+          truncation,
+        });
+        toolNames = built.toolNames;
+        const guarded = guardPayloadSize(built.payload, {
+          maxBytes: config.maxPayloadBytes,
+          autoTrim: config.autoTrimPayload,
+        });
+        if (guarded.trimmed) {
+          logger.info("Trimmed the oldest history to fit Kiro's limit", guarded.trimmed);
+        }
+        assertValidPayload(guarded.payload);
+        lastPayload = guarded.payload;
+        return JSON.stringify(guarded.payload);
+      },
+      likelyCause: () =>
+        lastPayload === undefined ? undefined : describeLikelyCause(lastPayload as never),
+    }, signal);
+    const events = body
+      .pipeThrough(new FrameDecoderStream())
+      .pipeThrough(new KiroEventStream({ logger }))
+      .pipeThrough(
+        new ReplyEventStream({
+          contextWindow: model.contextWindow,
+          counter,
+          estimatedInputTokens,
+          toolNames,
+          truncation: config.truncationRecovery ? truncation : undefined,
+          logger,
+        }),
+      )
+      .pipeThrough(
+        new ThinkingSplitStream({
+          enabled: config.fakeReasoning && chat.thinking.enabled,
+          handling: config.fakeReasoningHandling,
+          initialBufferSize: config.fakeReasoningInitialBufferSize,
+        }),
+      );
+    return catchStreamErrors(events);
+  }
+
+  /** Estimates the input tokens of `chat` with the shared local estimator. */
+  countInputTokens(chat: ChatRequest): number {
+    return estimateInputTokens(chat, this.#options.counter);
+  }
+
+  /** Lists the models of the catalogue. */
+  listModels(): Promise<ModelInfo[]> {
+    return this.#options.models.list();
+  }
+}

@@ -1,0 +1,272 @@
+/**
+ * The Kiro API call: headers, retries and timeouts (spec §1.2, §6.1–6.4). Every retry happens
+ * before the first byte reaches the client; after that, a stall ends the stream with an error.
+ */
+import type { Config } from "../config.ts";
+import { GatewayError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { KiroAccess, TokenSource } from "../auth/token_source.ts";
+import { apiBaseUrl, kiroUserAgents } from "./endpoints.ts";
+import { upstreamError } from "./upstream_errors.ts";
+
+/** Longest Retry-After the gateway waits out itself; longer ones go back to the client. */
+const MAX_RETRY_AFTER_MS = 30_000;
+
+/** Options of a KiroClient. */
+export interface KiroClientOptions {
+  config: Readonly<Config>;
+  tokens: TokenSource;
+  logger: Logger;
+  /** A 64-hex machine fingerprint (see endpoints.ts). */
+  fingerprint: string;
+  fetch?: typeof fetch;
+  /** Waits `ms` or rejects when `signal` aborts; injectable so tests need no real delays. */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Base of the 1 s, 2 s, 4 s backoff, in ms. */
+  retryBaseMs?: number;
+}
+
+/** What one send() needs besides the payload. */
+export interface SendOptions {
+  /** Called before each attempt with fresh credentials; returns the JSON body to send. */
+  buildBody: (access: KiroAccess) => string;
+  /** Enriches a 400 "Improperly formed request" message with what the gateway knows. */
+  likelyCause?: () => string | undefined;
+  /** Told about each attempt's outcome, for logs and debug capture. */
+  onAttempt?: (info: { attempt: number; status?: number; error?: string }) => void;
+}
+
+/** Sends generateAssistantResponse calls to Kiro with the reference's retry rules. */
+export class KiroClient {
+  #options: KiroClientOptions;
+  #fetch: typeof fetch;
+  #sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  #retryBaseMs: number;
+  #httpClient: Deno.HttpClient | undefined;
+  #agents: { userAgent: string; amzUserAgent: string };
+
+  constructor(options: KiroClientOptions) {
+    this.#options = options;
+    this.#fetch = options.fetch ?? fetch;
+    this.#sleep = options.sleep ?? abortableSleep;
+    this.#retryBaseMs = options.retryBaseMs ?? 1000;
+    this.#agents = kiroUserAgents(options.fingerprint);
+    if (options.config.proxyUrl) {
+      this.#httpClient = Deno.createHttpClient({ proxy: { url: options.config.proxyUrl } });
+    }
+  }
+
+  /**
+   * Sends one chat call. Resolves with the response body once its first byte has arrived
+   * (that byte included); rejects with a GatewayError when every attempt failed. Aborting
+   * `signal` cancels the call at any point; cancelling the returned stream closes the body.
+   */
+  async send(options: SendOptions, signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
+    const { firstTokenMaxRetries, firstTokenTimeoutMs, streamingReadTimeoutMs } =
+      this.#options.config;
+    for (let attempt = 1; attempt <= firstTokenMaxRetries; attempt++) {
+      const attemptAbort = new AbortController();
+      const attemptSignal = AbortSignal.any([signal, attemptAbort.signal]);
+      const response = await this.#fetchWithRetries(options, attemptSignal);
+      const reader = response.body!.getReader();
+      const first = await readWithin(reader, firstTokenTimeoutMs, signal);
+      if (first === "timeout") {
+        attemptAbort.abort();
+        await reader.cancel().catch(() => {});
+        this.#options.logger.warn("Kiro sent no first byte in time; trying again", {
+          attempt,
+          timeoutMs: firstTokenTimeoutMs,
+        });
+        continue;
+      }
+      return bodyStream(reader, first.done ? undefined : first.value, streamingReadTimeoutMs);
+    }
+    throw new GatewayError(
+      "upstream_timeout",
+      `Kiro did not answer within ${
+        firstTokenTimeoutMs / 1000
+      } s after ${firstTokenMaxRetries} attempts: try again, or raise FIRST_TOKEN_TIMEOUT`,
+    );
+  }
+
+  /** One call with the §6.1 loop: 403 refreshes, 429/5xx/network errors back off. */
+  async #fetchWithRetries(options: SendOptions, signal: AbortSignal): Promise<Response> {
+    const { tokens, logger } = this.#options;
+    const attempts = 3;
+    let lastFailure: GatewayError | undefined;
+    let access = await tokens.getAccess();
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      const isLast = attempt === attempts - 1;
+      let response: Response;
+      try {
+        response = await this.#post(access, options.buildBody(access), signal);
+      } catch (err) {
+        if (signal.aborted) throw abortError(signal);
+        lastFailure = networkError(err);
+        options.onAttempt?.({ attempt, error: lastFailure.message });
+        logger.warn("Kiro call failed", { attempt, error: lastFailure.message });
+        if (isLast) break;
+        await this.#sleep(this.#retryBaseMs * 2 ** attempt, signal);
+        continue;
+      }
+      options.onAttempt?.({ attempt, status: response.status });
+      if (response.ok) return response;
+      const text = await response.text().catch(() => "");
+      const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
+      lastFailure = upstreamError(response.status, text, {
+        likelyCause: response.status === 400 ? options.likelyCause?.() : undefined,
+        retryAfterSeconds: retryAfterMs === undefined ? undefined : retryAfterMs / 1000,
+      });
+      logger.warn("Kiro answered with an error", { attempt, status: response.status });
+      if (response.status === 403) {
+        if (isLast) break;
+        access = await tokens.forceRefresh(access.accessToken);
+        continue;
+      }
+      if (response.status === 429 || response.status >= 500) {
+        if (isLast) break;
+        const waitMs = retryAfterMs ?? this.#retryBaseMs * 2 ** attempt;
+        if (waitMs > MAX_RETRY_AFTER_MS) break;
+        await this.#sleep(waitMs, signal);
+        access = await tokens.getAccess();
+        continue;
+      }
+      throw lastFailure;
+    }
+    throw lastFailure ?? new GatewayError("upstream", "Kiro call failed after 3 attempts");
+  }
+
+  #post(access: KiroAccess, body: string, signal: AbortSignal): Promise<Response> {
+    const url = `${
+      apiBaseUrl(access.apiRegion, this.#options.config.upstream)
+    }/generateAssistantResponse`;
+    const init: RequestInit & { client?: Deno.HttpClient } = {
+      method: "POST",
+      headers: {
+        "authorization": `Bearer ${access.accessToken}`,
+        "content-type": "application/x-amz-json-1.0",
+        "x-amz-target": "AmazonCodeWhispererStreamingService.GenerateAssistantResponse",
+        "user-agent": this.#agents.userAgent,
+        "x-amz-user-agent": this.#agents.amzUserAgent,
+        "x-amzn-codewhisperer-optout": "true",
+        "x-amzn-kiro-agent-mode": "vibe",
+        "amz-sdk-invocation-id": crypto.randomUUID(),
+        "amz-sdk-request": "attempt=1; max=3",
+        "connection": "close",
+      },
+      body,
+      signal,
+    };
+    if (this.#httpClient) init.client = this.#httpClient;
+    return this.#fetch(url, init);
+  }
+
+  /** Closes the proxy client, if any. */
+  close(): void {
+    this.#httpClient?.close();
+  }
+}
+
+type FirstRead = ReadableStreamReadResult<Uint8Array> | "timeout";
+
+/** Reads one chunk, or gives "timeout" after `timeoutMs`; rejects when `signal` aborts. */
+async function readWithin(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<FirstRead> {
+  let timer: number | undefined;
+  const timeout = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), timeoutMs);
+  });
+  try {
+    return await Promise.race([reader.read(), timeout]);
+  } catch (err) {
+    if (signal.aborted) throw abortError(signal);
+    throw networkError(err);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The rest of the body as a pull stream that starts with `first`. A gap longer than
+ * `idleTimeoutMs` between chunks errors the stream with `upstream_timeout` and closes the body.
+ */
+function bodyStream(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  first: Uint8Array | undefined,
+  idleTimeoutMs: number,
+): ReadableStream<Uint8Array> {
+  let pending = first;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (pending) {
+        controller.enqueue(pending);
+        pending = undefined;
+        return;
+      }
+      let result: FirstRead;
+      try {
+        result = await readWithin(reader, idleTimeoutMs, new AbortController().signal);
+      } catch (err) {
+        controller.error(err);
+        return;
+      }
+      if (result === "timeout") {
+        await reader.cancel().catch(() => {});
+        controller.error(
+          new GatewayError(
+            "upstream_timeout",
+            `Kiro stopped sending for ${
+              idleTimeoutMs / 1000
+            } s in the middle of the answer (STREAMING_READ_TIMEOUT)`,
+          ),
+        );
+      } else if (result.done) {
+        controller.close();
+      } else {
+        controller.enqueue(result.value);
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}
+
+function abortError(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException("The client went away", "AbortError");
+}
+
+/** Turns a fetch failure into a GatewayError naming what went wrong. */
+function networkError(err: unknown): GatewayError {
+  if (err instanceof GatewayError) return err;
+  const detail = err instanceof Error ? err.message : String(err);
+  return new GatewayError("upstream_unreachable", `Cannot reach Kiro: ${detail}`, { cause: err });
+}
+
+/** Parses Retry-After (seconds or an HTTP date) into milliseconds. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/** Resolves after `ms`, or rejects as soon as `signal` aborts. */
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(abortError(signal));
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(abortError(signal));
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}

@@ -1,0 +1,125 @@
+import assert from "node:assert/strict";
+import { createFakeBackend } from "./fake_backend.ts";
+import { startTestGateway, TEST_API_KEY } from "./test_gateway.ts";
+import { constantTimeEquals } from "../src/server.ts";
+
+Deno.test("GET / and /health answer without a key and show no secrets", async () => {
+  await using gateway = startTestGateway({
+    backend: createFakeBackend(),
+    deps: {
+      credentials: { status: () => ({ source: "json_file", expiresAt: "2030-01-01T00:00:00Z" }) },
+    },
+  });
+  const root = await fetch(`${gateway.url}/`);
+  assert.equal(root.status, 200);
+  assert.equal((await root.json()).status, "ok");
+  const health = await fetch(`${gateway.url}/health`);
+  const body = await health.json();
+  assert.equal(body.status, "healthy");
+  assert.equal(typeof body.version, "string");
+  assert.equal(typeof body.uptimeSeconds, "number");
+  assert.deepEqual(body.credentials, { source: "json_file", expiresAt: "2030-01-01T00:00:00Z" });
+  assert.ok(!JSON.stringify(body).includes(TEST_API_KEY));
+});
+
+Deno.test("the API key is accepted from either header and refused otherwise", async (t) => {
+  await using gateway = startTestGateway({ backend: createFakeBackend() });
+  const models = (headers: Record<string, string>) =>
+    fetch(`${gateway.url}/v1/models`, { headers });
+  await t.step("Authorization: Bearer", async () => {
+    const res = await models({ authorization: `Bearer ${TEST_API_KEY}` });
+    await res.body?.cancel();
+    assert.notEqual(res.status, 401);
+  });
+  await t.step("x-api-key", async () => {
+    const res = await models({ "x-api-key": TEST_API_KEY });
+    await res.body?.cancel();
+    assert.notEqual(res.status, 401);
+  });
+  await t.step("no key: 401 in OpenAI's shape", async () => {
+    const res = await models({});
+    assert.equal(res.status, 401);
+    const body = await res.json();
+    assert.equal(body.error.type, "authentication_error");
+    assert.match(body.error.message, /PROXY_API_KEY/);
+  });
+  await t.step("wrong key on /v1/messages: 401 in Anthropic's shape", async () => {
+    const res = await fetch(`${gateway.url}/v1/messages`, {
+      method: "POST",
+      headers: { "x-api-key": "wrong", "content-type": "application/json" },
+      body: "{}",
+    });
+    assert.equal(res.status, 401);
+    assert.deepEqual(Object.keys(await res.json()), ["type", "error"]);
+  });
+  await t.step("a key that is a prefix of the real one is refused", async () => {
+    const res = await models({ authorization: `Bearer ${TEST_API_KEY.slice(0, -1)}` });
+    await res.body?.cancel();
+    assert.equal(res.status, 401);
+  });
+});
+
+Deno.test("constantTimeEquals compares whole strings", () => {
+  assert.equal(constantTimeEquals("abc", "abc"), true);
+  assert.equal(constantTimeEquals("abc", "abd"), false);
+  assert.equal(constantTimeEquals("ab", "abc"), false);
+  assert.equal(constantTimeEquals("", "a"), false);
+  assert.equal(constantTimeEquals("ключ", "ключ"), true);
+});
+
+Deno.test("CORS preflight is answered for any route", async () => {
+  await using gateway = startTestGateway({ backend: createFakeBackend() });
+  const res = await fetch(`${gateway.url}/v1/chat/completions`, {
+    method: "OPTIONS",
+    headers: { origin: "http://example.test", "access-control-request-method": "POST" },
+  });
+  await res.body?.cancel();
+  assert.equal(res.status, 204);
+  assert.equal(res.headers.get("access-control-allow-origin"), "*");
+  assert.match(res.headers.get("access-control-allow-methods") ?? "", /POST/);
+});
+
+Deno.test("unknown routes and methods get JSON 404 and 405 in the caller's dialect", async (t) => {
+  await using gateway = startTestGateway({ backend: createFakeBackend() });
+  await t.step("404 in OpenAI's shape", async () => {
+    const res = await gateway.get("/v1/nothing");
+    assert.equal(res.status, 404);
+    const body = await res.json();
+    assert.equal(body.error.code, "not_found");
+    assert.match(body.error.message, /GET \/v1\/nothing/);
+  });
+  await t.step("405 in Anthropic's shape", async () => {
+    const res = await gateway.get("/v1/messages");
+    assert.equal(res.status, 405);
+    const body = await res.json();
+    assert.equal(body.type, "error");
+    assert.equal(body.error.type, "invalid_request_error");
+    assert.match(body.error.message, /accepts POST/);
+  });
+});
+
+Deno.test("every response carries a request id", async () => {
+  await using gateway = startTestGateway({ backend: createFakeBackend() });
+  const a = await fetch(`${gateway.url}/health`);
+  const b = await gateway.get("/v1/nothing");
+  await a.body?.cancel();
+  await b.body?.cancel();
+  const idA = a.headers.get("x-request-id");
+  const idB = b.headers.get("x-request-id");
+  assert.match(idA ?? "", /^req_[0-9a-f]{24}$/);
+  assert.match(idB ?? "", /^req_[0-9a-f]{24}$/);
+  assert.notEqual(idA, idB);
+});
+
+Deno.test("an unexpected failure is a 500 without a stack trace, logged with its request id", async () => {
+  const backend = createFakeBackend();
+  backend.listModels = () => Promise.reject(new Error("boom at secret place"));
+  await using gateway = startTestGateway({ backend });
+  const res = await gateway.get("/v1/models");
+  assert.equal(res.status, 500);
+  const text = await res.text();
+  assert.ok(!text.includes("boom"), text);
+  assert.ok(!text.includes(".ts:"), text);
+  const id = res.headers.get("x-request-id")!;
+  assert.ok(gateway.logs.some((line) => line.includes("boom") && line.includes(id)));
+});
