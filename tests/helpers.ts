@@ -2,7 +2,7 @@
 
 /** Rejects if `promise` does not settle within `ms` (Deno.test has no timeout). */
 export async function within<T>(promise: Promise<T>, ms = 5000, what = "operation"): Promise<T> {
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
   });

@@ -10,6 +10,7 @@ import { estimateInputTokens } from "../core/estimate.ts";
 import { ReplyEventStream } from "../core/reply.ts";
 import { catchStreamErrors } from "../core/streams.ts";
 import { ThinkingSplitStream } from "../core/thinking.ts";
+import { TruncatedTextStream } from "../core/truncated_text.ts";
 import type { TokenCounter } from "../core/tokens.ts";
 import type { TruncationStore } from "../core/truncation.ts";
 import type { Logger } from "../log.ts";
@@ -81,7 +82,10 @@ export class KiroBackend implements ChatBackend {
           counter,
           estimatedInputTokens,
           toolNames,
-          truncation: config.truncationRecovery ? truncation : undefined,
+          // Text is remembered after the thinking split, below; tools are remembered here.
+          truncation: config.truncationRecovery
+            ? { rememberTool: (id, info) => truncation.rememberTool(id, info), rememberText() {} }
+            : undefined,
           logger,
         }),
       )
@@ -92,7 +96,10 @@ export class KiroBackend implements ChatBackend {
           initialBufferSize: config.fakeReasoningInitialBufferSize,
         }),
       );
-    return catchStreamErrors(events);
+    const remembered = config.truncationRecovery
+      ? events.pipeThrough(new TruncatedTextStream((text) => truncation.rememberText(text)))
+      : events;
+    return catchStreamErrors(remembered);
   }
 
   /** Estimates the input tokens of `chat` with the shared local estimator. */

@@ -1,0 +1,44 @@
+/** Server-sent events on the wire: messages in, UTF-8 bytes out. */
+
+/** One server-sent event: an optional event name and its data text. */
+export interface SseMessage {
+  event?: string;
+  data: string;
+}
+
+const LINE_BREAK = /\r\n|\r|\n/;
+
+/**
+ * Encodes messages as `event: x\ndata: y\n\n`, one `data:` line per line of data, so data
+ * holding line breaks survives; an event name holding a line break is a bug and throws.
+ */
+export class SseEncoderStream extends TransformStream<SseMessage, Uint8Array> {
+  constructor() {
+    const encoder = new TextEncoder();
+    super({
+      transform(message, controller) {
+        controller.enqueue(encoder.encode(formatSseMessage(message)));
+      },
+    });
+  }
+}
+
+/** Formats one message as SSE text, ending with the blank line that dispatches it. */
+export function formatSseMessage(message: SseMessage): string {
+  const lines: string[] = [];
+  if (message.event !== undefined) {
+    if (LINE_BREAK.test(message.event)) {
+      throw new Error(`Cannot encode SSE event name: ${JSON.stringify(message.event)}`);
+    }
+    lines.push(`event: ${message.event}\n`);
+  }
+  for (const line of message.data.split(LINE_BREAK)) lines.push(`data: ${line}\n`);
+  lines.push("\n");
+  return lines.join("");
+}
+
+/** Encodes an SSE comment (`: text`), which clients ignore; used as a keep-alive. */
+export function sseComment(text: string): Uint8Array {
+  const lines = text.split(LINE_BREAK).map((line) => `: ${line}\n`);
+  return new TextEncoder().encode(`${lines.join("")}\n`);
+}

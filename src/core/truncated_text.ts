@@ -1,0 +1,21 @@
+/**
+ * Remembers the visible text of a reply that ended with `max_tokens`, after the thinking split,
+ * so that the text a client sends back next turn matches what was remembered (spec §9.1).
+ */
+import type { ChatEvent } from "./chat.ts";
+
+/** Passes events through and calls `remember` with the answer text of a cut-off reply. */
+export class TruncatedTextStream extends TransformStream<ChatEvent, ChatEvent> {
+  constructor(remember: (text: string) => void) {
+    const pieces: string[] = [];
+    super({
+      transform(event, controller) {
+        if (event.type === "text") pieces.push(event.text);
+        if (event.type === "end" && event.stopReason === "max_tokens" && pieces.length > 0) {
+          remember(pieces.join(""));
+        }
+        controller.enqueue(event);
+      },
+    });
+  }
+}
