@@ -1,0 +1,125 @@
+/**
+ * ChatEvents to OpenAI `chat.completion.chunk` SSE messages (spec §7.4 with its fidelity
+ * recommendations): a role chunk first, content and reasoning deltas, each tool call as a
+ * header chunk plus one arguments chunk, one finish chunk, optional usage, then `[DONE]`.
+ *
+ * Usage: with `stream_options.include_usage` it comes in its own chunk with `choices: []`, as
+ * OpenAI sends it; without, it rides on the finish chunk, as the reference gateway does, so
+ * clients that never ask still see counts (the official SDK accepts usage on any chunk).
+ */
+import type { ChatEvent } from "../../core/chat.ts";
+import type { SseMessage } from "../../core/sse.ts";
+import { GatewayError } from "../../errors.ts";
+import { openAiErrorBody } from "./errors.ts";
+import {
+  type CompletionContext,
+  type OpenAiFinishReason,
+  type OpenAiUsage,
+  toFinishReason,
+  toOpenAiUsage,
+} from "./response.ts";
+
+/** What an OpenAiChunkStream needs to know about its reply. */
+export interface OpenAiChunkContext extends CompletionContext {
+  /** `stream_options.include_usage` as the client sent it. */
+  includeUsage: boolean;
+}
+
+const DONE: SseMessage = { data: "[DONE]" };
+
+/**
+ * Renders one reply's ChatEvents as OpenAI chunks. Ends with `data: [DONE]` after the `end`
+ * event, or after a `data: {"error":…}` chunk for an `error` event (or input that stops
+ * without `end`); events after either are ignored.
+ */
+export class OpenAiChunkStream extends TransformStream<ChatEvent, SseMessage> {
+  constructor(context: OpenAiChunkContext) {
+    const { id, created, model, includeUsage } = context;
+    let toolCallCount = 0;
+    let finished = false;
+
+    const chunk = (
+      delta: Record<string, unknown>,
+      finishReason: OpenAiFinishReason | null = null,
+      usage?: OpenAiUsage,
+    ): SseMessage => ({
+      data: JSON.stringify({
+        id,
+        object: "chat.completion.chunk",
+        created,
+        model,
+        choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
+        ...(usage === undefined ? {} : { usage }),
+      }),
+    });
+    const usageChunk = (usage: OpenAiUsage): SseMessage => ({
+      data: JSON.stringify({
+        id,
+        object: "chat.completion.chunk",
+        created,
+        model,
+        choices: [],
+        usage,
+      }),
+    });
+    const fail = (
+      controller: TransformStreamDefaultController<SseMessage>,
+      error: GatewayError,
+    ) => {
+      controller.enqueue({ data: JSON.stringify(openAiErrorBody(error)) });
+      controller.enqueue(DONE);
+      finished = true;
+    };
+
+    super({
+      start(controller) {
+        controller.enqueue(chunk({ role: "assistant", content: "" }));
+      },
+      transform(event, controller) {
+        if (finished) return;
+        switch (event.type) {
+          case "text":
+            if (event.text !== "") controller.enqueue(chunk({ content: event.text }));
+            break;
+          case "reasoning":
+            if (event.text !== "") controller.enqueue(chunk({ reasoning_content: event.text }));
+            break;
+          case "tool_call": {
+            const index = toolCallCount++;
+            controller.enqueue(chunk({
+              tool_calls: [{
+                index,
+                id: event.id,
+                type: "function",
+                function: { name: event.name, arguments: "" },
+              }],
+            }));
+            controller.enqueue(
+              chunk({ tool_calls: [{ index, function: { arguments: event.arguments } }] }),
+            );
+            break;
+          }
+          case "end": {
+            const usage = toOpenAiUsage(event.usage);
+            const reason = toFinishReason(event.stopReason, toolCallCount > 0);
+            controller.enqueue(chunk({}, reason, includeUsage ? undefined : usage));
+            if (includeUsage) controller.enqueue(usageChunk(usage));
+            controller.enqueue(DONE);
+            finished = true;
+            break;
+          }
+          case "error":
+            fail(controller, event.error);
+            break;
+        }
+      },
+      flush(controller) {
+        if (finished) return;
+        fail(
+          controller,
+          new GatewayError("upstream_protocol", "Kiro reply ended without an end event"),
+        );
+      },
+    });
+  }
+}
