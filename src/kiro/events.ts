@@ -1,4 +1,11 @@
-// PLACEHOLDER: the codec helper replaces this file. The KiroEvent union below is the contract.
+/**
+ * Turns decoded event-stream frames into typed Kiro events (spec §4.2–4.3). Exception and
+ * error frames become GatewayErrors that end the stream after the events before them.
+ */
+import { type ErrorKind, GatewayError } from "../errors.ts";
+import { type Logger, silentLogger } from "../log.ts";
+import { type Frame, headerString } from "./eventstream.ts";
+
 /** One decoded Kiro event (spec §4.3). */
 export type KiroEvent =
   | { type: "text"; text: string }
@@ -13,4 +20,256 @@ export type KiroEvent =
   }
   | { type: "context_usage"; percentage: number }
   | { type: "reasoning"; text: string; signature?: string; redacted?: string }
-  | { type: "metadata"; stopReason?: string; inputTokens?: number; outputTokens?: number };
+  | {
+    type: "metadata";
+    stopReason?: string;
+    inputTokens?: number;
+    outputTokens?: number;
+    totalTokens?: number;
+  };
+
+/** Options of a KiroEventStream. */
+export interface KiroEventStreamOptions {
+  /** Receives debug lines for skipped events; defaults to a silent logger. */
+  logger?: Logger;
+}
+
+type JsonObject = Record<string, unknown>;
+type Enqueue = (event: KiroEvent) => void;
+
+const EXCEPTION_KINDS: Record<string, ErrorKind> = {
+  ThrottlingException: "rate_limited",
+  ServiceQuotaExceededException: "quota_exceeded",
+  ValidationException: "invalid_request",
+};
+
+/** Event types Kiro sends that carry nothing the gateway uses (spec §4.3). */
+const IGNORED_EVENTS = new Set(["followupPromptEvent", "codeReferenceEvent"]);
+
+const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Maps frames to KiroEvents. Unknown event and message types are skipped with a debug log;
+ * a known event with a malformed payload errors the stream with `upstream_protocol`, and an
+ * exception or error frame errors it with the kind its type maps to.
+ *
+ * Repeated identical text deltas are kept: the reference drops them (§4.7) only because its
+ * text scanner can see one payload twice, whereas every frame here is decoded exactly once
+ * and CRC-checked, so a repeat is real content such as two "\n\n" deltas in a row.
+ */
+export class KiroEventStream extends TransformStream<Frame, KiroEvent> {
+  constructor(options: KiroEventStreamOptions = {}) {
+    const logger = options.logger ?? silentLogger();
+    // Tool names by toolUseId: a start is emitted only the first time an id is seen.
+    const tools = new Map<string, string>();
+    super({
+      transform(frame, controller) {
+        const enqueue: Enqueue = (event) => controller.enqueue(event);
+        const messageType = headerString(frame, ":message-type");
+        if (messageType === "event") {
+          const eventType = headerString(frame, ":event-type") ?? "";
+          toEvents(eventType, frame.payload, tools, enqueue, logger);
+        } else if (messageType === "exception") {
+          throw exceptionError(frame);
+        } else if (messageType === "error") {
+          const code = headerString(frame, ":error-code") ?? "unknown";
+          const message = headerString(frame, ":error-message") ?? "no message";
+          throw new GatewayError("upstream", `Kiro sent error "${code}": ${message}`);
+        } else {
+          logger.debug("Skipped a Kiro frame with an unknown message type", {
+            messageType: messageType ?? null,
+          });
+        }
+      },
+    });
+  }
+}
+
+function toEvents(
+  eventType: string,
+  payload: Uint8Array,
+  tools: Map<string, string>,
+  enqueue: Enqueue,
+  logger: Logger,
+): void {
+  switch (eventType) {
+    case "assistantResponseEvent":
+      return toText(parsePayload(eventType, payload), enqueue);
+    case "toolUseEvent":
+      return toToolEvents(parsePayload(eventType, payload), tools, enqueue);
+    case "meteringEvent":
+      return toMetering(parsePayload(eventType, payload), enqueue);
+    case "contextUsageEvent": {
+      const body = parsePayload(eventType, payload);
+      const percentage = field(body, "contextUsagePercentage", "number", eventType, true);
+      return enqueue({ type: "context_usage", percentage });
+    }
+    case "reasoningContentEvent":
+      return toReasoning(parsePayload(eventType, payload), enqueue, logger);
+    case "metadataEvent":
+      return toMetadata(parsePayload(eventType, payload), enqueue);
+    default:
+      if (!IGNORED_EVENTS.has(eventType)) {
+        logger.debug("Skipped an unknown Kiro event", { eventType });
+      }
+  }
+}
+
+function toText(body: JsonObject, enqueue: Enqueue): void {
+  if (body.followupPrompt) return;
+  const text = field(body, "content", "string", "assistantResponseEvent");
+  if (text) enqueue({ type: "text", text });
+}
+
+function toToolEvents(body: JsonObject, tools: Map<string, string>, enqueue: Enqueue): void {
+  const toolUseId = field(body, "toolUseId", "string", "toolUseEvent", true);
+  const known = tools.get(toolUseId);
+  const name = field(body, "name", "string", "toolUseEvent") ?? known;
+  if (name === undefined) throw invalid("toolUseEvent", `"name" is missing for "${toolUseId}"`);
+  // Read every field before emitting, so a bad payload emits nothing.
+  const input = toolInputText(body.input);
+  const stop = field(body, "stop", "boolean", "toolUseEvent");
+  if (known === undefined) {
+    tools.set(toolUseId, name);
+    enqueue({ type: "tool_start", toolUseId, name });
+  }
+  if (input) enqueue({ type: "tool_input", toolUseId, name, input });
+  if (stop) enqueue({ type: "tool_stop", toolUseId, name });
+}
+
+/** Tool input arrives as a JSON text fragment, or in some captures as a whole object. */
+function toolInputText(input: unknown): string {
+  if (input === undefined || input === null) return "";
+  if (typeof input === "string") return input;
+  if (isObject(input)) return Object.keys(input).length > 0 ? JSON.stringify(input) : "";
+  throw invalid("toolUseEvent", `"input" is neither a string nor an object`);
+}
+
+function toMetering(body: JsonObject, enqueue: Enqueue): void {
+  const event: KiroEvent = {
+    type: "metering",
+    credits: field(body, "usage", "number", "meteringEvent", true),
+  };
+  const cacheRead = firstNumber(body, "cacheReadInputTokens", "cache_read_input_tokens");
+  if (cacheRead !== undefined) event.cacheReadInputTokens = cacheRead;
+  const cacheCreation = firstNumber(
+    body,
+    "cacheCreationInputTokens",
+    "cache_creation_input_tokens",
+  );
+  if (cacheCreation !== undefined) event.cacheCreationInputTokens = cacheCreation;
+  enqueue(event);
+}
+
+function toReasoning(body: JsonObject, enqueue: Enqueue, logger: Logger): void {
+  const text = field(body, "text", "string", "reasoningContentEvent");
+  const signature = field(body, "signature", "string", "reasoningContentEvent");
+  const redacted = field(body, "redactedContent", "string", "reasoningContentEvent");
+  if (text === undefined && signature === undefined && redacted === undefined) {
+    logger.debug("Skipped a Kiro reasoning event without text, signature or redacted content");
+    return;
+  }
+  const event: KiroEvent = { type: "reasoning", text: text ?? "" };
+  if (signature !== undefined) event.signature = signature;
+  if (redacted !== undefined) event.redacted = redacted;
+  enqueue(event);
+}
+
+function toMetadata(body: JsonObject, enqueue: Enqueue): void {
+  const event: KiroEvent = { type: "metadata" };
+  const stopReason = body.stopReason ?? body.stop_reason;
+  if (typeof stopReason === "string") event.stopReason = stopReason;
+  const usage = body.tokenUsage ?? body.token_usage;
+  if (isObject(usage)) {
+    const input = firstNumber(usage, "inputTokens", "input_tokens");
+    if (input !== undefined) event.inputTokens = input;
+    const output = firstNumber(usage, "outputTokens", "output_tokens");
+    if (output !== undefined) event.outputTokens = output;
+    const total = firstNumber(usage, "totalTokens", "total_tokens");
+    if (total !== undefined) event.totalTokens = total;
+  }
+  if (Object.keys(event).length > 1) enqueue(event);
+}
+
+function exceptionError(frame: Frame): GatewayError {
+  const exceptionType = headerString(frame, ":exception-type") ?? "UnknownException";
+  const kind = Object.hasOwn(EXCEPTION_KINDS, exceptionType)
+    ? EXCEPTION_KINDS[exceptionType]!
+    : "upstream";
+  const text = new TextDecoder().decode(frame.payload);
+  let message = text.trim();
+  try {
+    const body: unknown = JSON.parse(text);
+    if (isObject(body)) {
+      const found = body.message ?? body.Message;
+      if (typeof found === "string") message = found;
+    }
+  } catch {
+    // Exception payloads may be plain text; the raw text is the message then.
+  }
+  return new GatewayError(
+    kind,
+    `Kiro sent exception "${exceptionType}": ${message || "no message"}`,
+  );
+}
+
+function parsePayload(eventType: string, payload: Uint8Array): JsonObject {
+  let body: unknown;
+  try {
+    body = JSON.parse(utf8Decoder.decode(payload));
+  } catch (err) {
+    throw new GatewayError(
+      "upstream_protocol",
+      `Kiro event "${eventType}" has a payload that is not JSON`,
+      { cause: err },
+    );
+  }
+  if (!isObject(body)) throw invalid(eventType, "the payload is not a JSON object");
+  return body;
+}
+
+type FieldTypes = { string: string; number: number; boolean: boolean };
+
+/** Reads a typed field; a present field of the wrong type, or a missing required one, throws. */
+function field<T extends keyof FieldTypes>(
+  body: JsonObject,
+  key: string,
+  type: T,
+  eventType: string,
+  required: true,
+): FieldTypes[T];
+function field<T extends keyof FieldTypes>(
+  body: JsonObject,
+  key: string,
+  type: T,
+  eventType: string,
+): FieldTypes[T] | undefined;
+function field<T extends keyof FieldTypes>(
+  body: JsonObject,
+  key: string,
+  type: T,
+  eventType: string,
+  required = false,
+): FieldTypes[T] | undefined {
+  const value = body[key];
+  if (value === undefined || value === null) {
+    if (required) throw invalid(eventType, `"${key}" is missing`);
+    return undefined;
+  }
+  const actual: string = typeof value;
+  if (actual !== type) throw invalid(eventType, `"${key}" is not a ${type}`);
+  return value as FieldTypes[T];
+}
+
+function firstNumber(body: JsonObject, camel: string, snake: string): number | undefined {
+  const value = body[camel] ?? body[snake];
+  return typeof value === "number" ? value : undefined;
+}
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function invalid(eventType: string, detail: string): GatewayError {
+  return new GatewayError("upstream_protocol", `Kiro event "${eventType}" is invalid: ${detail}`);
+}

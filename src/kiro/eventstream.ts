@@ -98,18 +98,8 @@ export class FrameDecoderStream extends TransformStream<Uint8Array, Frame> {
     let expected = 0;
     const prelude = new Uint8Array(PRELUDE_BYTES);
 
-    function take(length: number): Uint8Array {
-      const first = chunks[0]!;
-      if (first.byteLength - head >= length) {
-        const bytes = first.subarray(head, head + length);
-        head += length;
-        if (head === first.byteLength) {
-          chunks.shift();
-          head = 0;
-        }
-        buffered -= length;
-        return bytes;
-      }
+    /** Copies `length` bytes out of the pending chunks, for a frame split across chunks. */
+    function takeCopy(length: number): Uint8Array {
       const out = new Uint8Array(length);
       let filled = 0;
       while (filled < length) {
@@ -127,10 +117,11 @@ export class FrameDecoderStream extends TransformStream<Uint8Array, Frame> {
       return out;
     }
 
-    function peekPrelude(): Uint8Array {
+    /** Checks the next prelude, reading it in place when the first chunk holds all of it. */
+    function checkNextPrelude(): number {
       const first = chunks[0]!;
       if (first.byteLength - head >= PRELUDE_BYTES) {
-        return first.subarray(head, head + PRELUDE_BYTES);
+        return checkPrelude(first, head, maxFrameBytes);
       }
       let filled = 0;
       for (let i = 0; filled < PRELUDE_BYTES; i++) {
@@ -140,7 +131,7 @@ export class FrameDecoderStream extends TransformStream<Uint8Array, Frame> {
         prelude.set(chunk.subarray(start, start + count), filled);
         filled += count;
       }
-      return prelude;
+      return checkPrelude(prelude, 0, maxFrameBytes);
     }
 
     super({
@@ -151,12 +142,25 @@ export class FrameDecoderStream extends TransformStream<Uint8Array, Frame> {
         while (true) {
           if (expected === 0) {
             if (buffered < PRELUDE_BYTES) return;
-            expected = checkPrelude(peekPrelude(), maxFrameBytes);
+            expected = checkNextPrelude();
           }
           if (buffered < expected) return; // wait for the rest
-          const bytes = take(expected);
+          const total = expected;
           expected = 0;
-          controller.enqueue(decodeChecked(bytes));
+          const first = chunks[0]!;
+          if (first.byteLength - head >= total) {
+            // The common case: decode in place, the payload is a view of the chunk.
+            const at = head;
+            head += total;
+            buffered -= total;
+            if (head === first.byteLength) {
+              chunks.shift();
+              head = 0;
+            }
+            controller.enqueue(decodeChecked(first, at, total));
+          } else {
+            controller.enqueue(decodeChecked(takeCopy(total), 0, total));
+          }
         }
       },
       flush() {
@@ -186,7 +190,7 @@ export function decodeFrame(
       `Kiro frame is truncated: ${bytes.byteLength} bytes is shorter than the prelude`,
     );
   }
-  const total = checkPrelude(bytes, options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES);
+  const total = checkPrelude(bytes, 0, options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES);
   if (bytes.byteLength < total) {
     throw new FrameError(
       "truncated",
@@ -199,16 +203,15 @@ export function decodeFrame(
       `Kiro frame has trailing bytes: ${bytes.byteLength} bytes for a ${total}-byte frame`,
     );
   }
-  return decodeChecked(bytes);
+  return decodeChecked(bytes, 0, total);
 }
 
-/** Validates a prelude's CRC and lengths and returns the frame's total length. */
-function checkPrelude(bytes: Uint8Array, maxFrameBytes: number): number {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, PRELUDE_BYTES);
-  const total = view.getUint32(0);
-  const headersLength = view.getUint32(4);
-  const expectedCrc = view.getUint32(8);
-  const actualCrc = crc32(bytes.subarray(0, 8));
+/** Validates the prelude at `at` (CRC, then lengths) and returns the frame's total length. */
+function checkPrelude(bytes: Uint8Array, at: number, maxFrameBytes: number): number {
+  const total = readUint32(bytes, at);
+  const headersLength = readUint32(bytes, at + 4);
+  const expectedCrc = readUint32(bytes, at + 8);
+  const actualCrc = crc32(bytes.subarray(at, at + 8));
   if (actualCrc !== expectedCrc) {
     throw new FrameError(
       "prelude_crc",
@@ -236,38 +239,41 @@ function checkPrelude(bytes: Uint8Array, maxFrameBytes: number): number {
   return total;
 }
 
-/** Decodes a frame whose prelude checkPrelude already accepted and whose bytes are complete. */
-function decodeChecked(bytes: Uint8Array): Frame {
-  const total = bytes.byteLength;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, total);
-  const headersLength = view.getUint32(4);
-  const expectedCrc = view.getUint32(total - 4);
+/** Decodes the `total` bytes at `at`, a frame whose prelude checkPrelude already accepted. */
+function decodeChecked(bytes: Uint8Array, at: number, total: number): Frame {
+  const end = at + total;
+  const headersLength = readUint32(bytes, at + 4);
+  const expectedCrc = readUint32(bytes, end - 4);
   // The prelude CRC is the CRC of bytes 0..7, so continuing from it covers 0..total-5.
-  const actualCrc = crc32(bytes.subarray(8, total - 4), view.getUint32(8));
+  const actualCrc = crc32(bytes.subarray(at + 8, end - 4), readUint32(bytes, at + 8));
   if (actualCrc !== expectedCrc) {
     throw new FrameError(
       "message_crc",
       `Kiro frame message CRC does not match: expected ${hex(expectedCrc)}, got ${hex(actualCrc)}`,
     );
   }
-  const headersEnd = PRELUDE_BYTES + headersLength;
+  const headersEnd = at + PRELUDE_BYTES + headersLength;
   return {
-    headers: decodeHeaders(bytes, view, headersEnd),
-    payload: bytes.subarray(headersEnd, total - 4),
+    headers: decodeHeaders(bytes, at + PRELUDE_BYTES, headersEnd),
+    payload: bytes.subarray(headersEnd, end - 4),
   };
 }
 
-function decodeHeaders(
-  bytes: Uint8Array,
-  view: DataView,
-  end: number,
-): Record<string, HeaderValue> {
+function readUint32(bytes: Uint8Array, at: number): number {
+  return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>>
+    0;
+}
+
+function decodeHeaders(bytes: Uint8Array, start: number, end: number): Record<string, HeaderValue> {
   const headers: Record<string, HeaderValue> = {};
-  let at = PRELUDE_BYTES;
+  // Kiro sends only string headers, so the DataView for numbers is made on first need.
+  let numbers: DataView | undefined;
+  const view = () => numbers ??= new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = start;
   while (at < end) {
     const nameLength = bytes[at]!;
-    // The name, the type byte and the smallest value must fit before `end`.
-    if (at + 2 + nameLength > end) throw headerOverrun(at);
+    // The name and the type byte must fit before `end`; each value is checked below.
+    if (at + 2 + nameLength > end) throw headerOverrun(at - start);
     const name = decodeText(bytes, at + 1, at + 1 + nameLength);
     at += 1 + nameLength;
     const type = bytes[at++]!;
@@ -278,36 +284,36 @@ function decodeHeaders(
         value = { type: "boolean", value: type === TYPE_TRUE };
         break;
       case TYPE_BYTE:
-        if (at + 1 > end) throw headerOverrun(at);
-        value = { type: "byte", value: view.getInt8(at) };
+        if (at + 1 > end) throw headerOverrun(at - start);
+        value = { type: "byte", value: view().getInt8(at) };
         at += 1;
         break;
       case TYPE_SHORT:
-        if (at + 2 > end) throw headerOverrun(at);
-        value = { type: "short", value: view.getInt16(at) };
+        if (at + 2 > end) throw headerOverrun(at - start);
+        value = { type: "short", value: view().getInt16(at) };
         at += 2;
         break;
       case TYPE_INTEGER:
-        if (at + 4 > end) throw headerOverrun(at);
-        value = { type: "integer", value: view.getInt32(at) };
+        if (at + 4 > end) throw headerOverrun(at - start);
+        value = { type: "integer", value: view().getInt32(at) };
         at += 4;
         break;
       case TYPE_LONG:
-        if (at + 8 > end) throw headerOverrun(at);
-        value = { type: "long", value: view.getBigInt64(at) };
+        if (at + 8 > end) throw headerOverrun(at - start);
+        value = { type: "long", value: view().getBigInt64(at) };
         at += 8;
         break;
       case TYPE_TIMESTAMP:
-        if (at + 8 > end) throw headerOverrun(at);
-        value = { type: "timestamp", value: new Date(Number(view.getBigInt64(at))) };
+        if (at + 8 > end) throw headerOverrun(at - start);
+        value = { type: "timestamp", value: new Date(Number(view().getBigInt64(at))) };
         at += 8;
         break;
       case TYPE_BINARY:
       case TYPE_STRING: {
-        if (at + 2 > end) throw headerOverrun(at);
-        const length = view.getUint16(at);
+        if (at + 2 > end) throw headerOverrun(at - start);
+        const length = (bytes[at]! << 8) | bytes[at + 1]!;
         at += 2;
-        if (at + length > end) throw headerOverrun(at);
+        if (at + length > end) throw headerOverrun(at - start);
         value = type === TYPE_STRING
           ? { type: "string", value: decodeText(bytes, at, at + length) }
           : { type: "binary", value: bytes.subarray(at, at + length) };
@@ -315,7 +321,7 @@ function decodeHeaders(
         break;
       }
       case TYPE_UUID:
-        if (at + 16 > end) throw headerOverrun(at);
+        if (at + 16 > end) throw headerOverrun(at - start);
         value = { type: "uuid", value: formatUuid(bytes.subarray(at, at + 16)) };
         at += 16;
         break;
@@ -330,10 +336,10 @@ function decodeHeaders(
   return headers;
 }
 
-function headerOverrun(at: number): FrameError {
+function headerOverrun(offset: number): FrameError {
   return new FrameError(
     "header_overrun",
-    `Kiro frame header at byte ${at} overruns the headers section`,
+    `Kiro frame header overruns the headers section: at offset ${offset}`,
   );
 }
 
@@ -346,16 +352,54 @@ function setHeader(headers: Record<string, HeaderValue>, name: string, value: He
   }
 }
 
-/** Decodes UTF-8; header names and values are short ASCII, which skips TextDecoder's setup. */
-function decodeText(bytes: Uint8Array, start: number, end: number): string {
-  if (end - start > 64) return utf8Decoder.decode(bytes.subarray(start, end));
-  let text = "";
-  for (let i = start; i < end; i++) {
-    const byte = bytes[i]!;
-    if (byte >= 0x80) return utf8Decoder.decode(bytes.subarray(start, end));
-    text += String.fromCharCode(byte);
+/**
+ * Header names and values Kiro sends in every frame. Matching their bytes is several times
+ * faster than building the same short strings again for each frame.
+ */
+const KNOWN_TEXTS: readonly string[] = [
+  ":event-type",
+  ":content-type",
+  ":message-type",
+  ":exception-type",
+  ":error-code",
+  ":error-message",
+  "application/json",
+  "event",
+  "exception",
+  "error",
+  "assistantResponseEvent",
+  "toolUseEvent",
+  "meteringEvent",
+  "contextUsageEvent",
+  "reasoningContentEvent",
+  "metadataEvent",
+  "followupPromptEvent",
+  "codeReferenceEvent",
+];
+
+/** KNOWN_TEXTS grouped by UTF-8 length, each with its bytes. */
+const KNOWN_BY_LENGTH: ReadonlyMap<number, readonly [Uint8Array, string][]> = (() => {
+  const byLength = new Map<number, [Uint8Array, string][]>();
+  for (const text of KNOWN_TEXTS) {
+    const bytes = utf8Encoder.encode(text);
+    const group = byLength.get(bytes.byteLength) ?? [];
+    group.push([bytes, text]);
+    byLength.set(bytes.byteLength, group);
   }
-  return text;
+  return byLength;
+})();
+
+/** Decodes UTF-8, returning a shared string for the header texts Kiro always sends. */
+function decodeText(bytes: Uint8Array, start: number, end: number): string {
+  const candidates = KNOWN_BY_LENGTH.get(end - start);
+  if (candidates) {
+    for (const [known, text] of candidates) {
+      let i = 0;
+      while (i < known.byteLength && known[i] === bytes[start + i]) i++;
+      if (i === known.byteLength) return text;
+    }
+  }
+  return utf8Decoder.decode(bytes.subarray(start, end));
 }
 
 function formatUuid(bytes: Uint8Array): string {

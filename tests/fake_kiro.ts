@@ -1,0 +1,249 @@
+/**
+ * A fake Kiro upstream on 127.0.0.1 port 0: it replays scripted answers to
+ * POST /generateAssistantResponse, serves extra routes tests register, and records requests.
+ * It uses no timers: every wait is a promise the test controls, and closing the fake releases
+ * them all so no response is left hanging.
+ */
+import { concatBytes, contextUsageFrame, meteringFrame, textFrame } from "./frames.ts";
+
+/** The path of the streaming chat call that replay() answers. */
+export const GENERATE_PATH = "/generateAssistantResponse";
+
+/** One request the fake received. */
+export interface RecordedRequest {
+  method: string;
+  /** The URL path without the query string. */
+  path: string;
+  /** The query string parameters. */
+  query: Record<string, string>;
+  /** Header names are lower case. */
+  headers: Record<string, string>;
+  /** The body parsed as JSON when it is JSON, else its text ("" when empty). */
+  body: unknown;
+}
+
+/** A scripted answer to one POST /generateAssistantResponse. */
+export interface FakeReply {
+  /** HTTP status; default 200. */
+  status?: number;
+  /** Extra response headers, such as Retry-After. */
+  headers?: Record<string, string>;
+  /** A non-stream body: a string is sent as is, anything else as JSON. */
+  body?: unknown;
+  /** Binary frames sent back to back, one chunk per frame unless chunkSizes is given. */
+  frames?: Uint8Array[];
+  /** Bytes sent as they are (corrupt streams), after any frames. */
+  raw?: Uint8Array;
+  /** Chunk sizes to cut the stream bytes into, in order; the last size repeats. */
+  chunkSizes?: number[];
+  /** Awaited before the response headers are sent (first-byte timeout tests). */
+  gate?: Promise<void>;
+  /** After this many chunks, the stream stalls until `resume` settles (or forever). */
+  stallAfter?: number;
+  /** Ends a stall; without it a stall lasts until the client leaves or the fake closes. */
+  resume?: Promise<void>;
+}
+
+/** What a test can observe about one replayed reply. */
+export interface ReplayHandle {
+  /** The request this reply answered. */
+  request: Promise<RecordedRequest>;
+  /** Resolves when the client cancels or abandons the body before its end. */
+  cancelled: Promise<void>;
+  /** Resolves when the whole body has been handed to the server. */
+  completed: Promise<void>;
+}
+
+/** Answers a request to a route registered with `route()`. */
+export type RouteHandler = (request: RecordedRequest) => Response | Promise<Response>;
+
+/** A running fake Kiro; dispose it (`await using`) to shut the server down. */
+export interface FakeKiro extends AsyncDisposable {
+  /** Base URL such as `http://127.0.0.1:41234`, usable for every Kiro base URL override. */
+  url: string;
+  /** Every request received, in order. */
+  requests: RecordedRequest[];
+  /** Queues replies for the next POST /generateAssistantResponse calls, one each. */
+  replay(...replies: FakeReply[]): ReplayHandle[];
+  /** Serves `method path` with `handler`. */
+  route(method: string, path: string, handler: RouteHandler): void;
+  /** The oldest request (to `path`, if given) not yet returned by an earlier call. */
+  nextRequest(path?: string): Promise<RecordedRequest>;
+}
+
+interface Queued {
+  reply: FakeReply;
+  request: PromiseWithResolvers<RecordedRequest>;
+  cancelled: PromiseWithResolvers<void>;
+  completed: PromiseWithResolvers<void>;
+}
+
+interface Waiter {
+  path?: string;
+  resolve: (request: RecordedRequest) => void;
+}
+
+/**
+ * Starts a fake Kiro. With an empty replay queue, POST /generateAssistantResponse answers a
+ * short default text stream ("Hello from the fake Kiro", metering, context usage) so a stray
+ * call never hangs; unknown routes answer 404.
+ */
+export function startFakeKiro(): Promise<FakeKiro> {
+  const requests: RecordedRequest[] = [];
+  const delivered = new Set<number>();
+  const waiters: Waiter[] = [];
+  const queue: Queued[] = [];
+  const routes = new Map<string, RouteHandler>();
+  const closing = Promise.withResolvers<void>();
+
+  function record(request: RecordedRequest): void {
+    requests.push(request);
+    const index = requests.length - 1;
+    const waiter = waiters.findIndex((w) => w.path === undefined || w.path === request.path);
+    if (waiter >= 0) {
+      delivered.add(index);
+      waiters.splice(waiter, 1)[0]!.resolve(request);
+    }
+  }
+
+  async function handle(req: Request): Promise<Response> {
+    const url = new URL(req.url);
+    const text = await req.text();
+    const request: RecordedRequest = {
+      method: req.method,
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      headers: Object.fromEntries(req.headers),
+      body: parseBody(text),
+    };
+    record(request);
+    const handler = routes.get(`${req.method} ${url.pathname}`);
+    if (handler) return await handler(request);
+    if (req.method === "POST" && url.pathname === GENERATE_PATH) {
+      const queued = queue.shift() ?? newQueued(DEFAULT_REPLY);
+      queued.request.resolve(request);
+      return await answer(queued, closing.promise);
+    }
+    return Response.json({ message: `No fake route for ${req.method} ${url.pathname}` }, {
+      status: 404,
+    });
+  }
+
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, handle);
+
+  return Promise.resolve({
+    url: `http://127.0.0.1:${server.addr.port}`,
+    requests,
+    replay(...replies) {
+      return replies.map((reply) => {
+        const queued = newQueued(reply);
+        queue.push(queued);
+        return {
+          request: queued.request.promise,
+          cancelled: queued.cancelled.promise,
+          completed: queued.completed.promise,
+        };
+      });
+    },
+    route(method, path, handler) {
+      routes.set(`${method.toUpperCase()} ${path}`, handler);
+    },
+    nextRequest(path) {
+      const index = requests.findIndex((r, i) =>
+        !delivered.has(i) && (path === undefined || r.path === path)
+      );
+      if (index >= 0) {
+        delivered.add(index);
+        return Promise.resolve(requests[index]!);
+      }
+      const { promise, resolve } = Promise.withResolvers<RecordedRequest>();
+      waiters.push({ path, resolve });
+      return promise;
+    },
+    async [Symbol.asyncDispose]() {
+      closing.resolve();
+      await server.shutdown();
+    },
+  });
+}
+
+const DEFAULT_REPLY: FakeReply = {
+  frames: [textFrame("Hello from the fake Kiro"), meteringFrame(0.01), contextUsageFrame(1.5)],
+};
+
+function newQueued(reply: FakeReply): Queued {
+  return {
+    reply,
+    request: Promise.withResolvers(),
+    cancelled: Promise.withResolvers(),
+    completed: Promise.withResolvers(),
+  };
+}
+
+function parseBody(text: string): unknown {
+  if (text === "") return "";
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+async function answer(queued: Queued, closing: Promise<void>): Promise<Response> {
+  const { reply } = queued;
+  if (reply.gate) await Promise.race([reply.gate, closing]);
+  const status = reply.status ?? 200;
+  if (!reply.frames && !reply.raw) {
+    queued.completed.resolve();
+    const body = reply.body === undefined || typeof reply.body === "string"
+      ? reply.body ?? ""
+      : JSON.stringify(reply.body);
+    const type = typeof reply.body === "string" ? "text/plain" : "application/json";
+    return new Response(body, { status, headers: { "content-type": type, ...reply.headers } });
+  }
+  const chunks = splitBytes([...reply.frames ?? [], ...reply.raw ? [reply.raw] : []], reply);
+  let sent = 0;
+  let done = false;
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (sent === reply.stallAfter) {
+        const resumed = (reply.resume ?? new Promise<void>(() => {})).then(() => true);
+        const resumedBeforeClose = await Promise.race([resumed, closing.then(() => false)]);
+        if (done) return; // the client left while we waited
+        if (!resumedBeforeClose) {
+          done = true;
+          return controller.close();
+        }
+      }
+      const chunk = chunks[sent++];
+      if (chunk) controller.enqueue(chunk);
+      if (sent >= chunks.length) {
+        done = true;
+        controller.close();
+        queued.completed.resolve();
+      }
+    },
+    cancel() {
+      done = true;
+      queued.cancelled.resolve();
+    },
+  }, { highWaterMark: 0 });
+  return new Response(body, {
+    status,
+    headers: { "content-type": "application/vnd.amazon.eventstream", ...reply.headers },
+  });
+}
+
+/** Cuts the stream into chunks: one per part, or by `chunkSizes` with the last size repeated. */
+function splitBytes(parts: Uint8Array[], reply: FakeReply): Uint8Array[] {
+  const sizes = reply.chunkSizes;
+  if (!sizes || sizes.length === 0) return parts;
+  const all = concatBytes(...parts);
+  const chunks: Uint8Array[] = [];
+  for (let i = 0, start = 0; start < all.byteLength; i++) {
+    const size = Math.max(1, sizes[Math.min(i, sizes.length - 1)]!);
+    chunks.push(all.subarray(start, start + size));
+    start += size;
+  }
+  return chunks;
+}
