@@ -60,80 +60,100 @@ export class KiroClient {
    * Sends one chat call. Resolves with the response body once its first byte has arrived
    * (that byte included); rejects with a GatewayError when every attempt failed. Aborting
    * `signal` cancels the call at any point; cancelling the returned stream closes the body.
+   *
+   * Two budgets apply: up to 3 attempts for error statuses and network failures (403 refreshes
+   * the token; 429, 5xx and network errors back off 1 s, 2 s, 4 s or as Retry-After says), and
+   * up to FIRST_TOKEN_MAX_RETRIES attempts for answers whose first byte does not come within
+   * FIRST_TOKEN_TIMEOUT (headers included).
    */
   async send(options: SendOptions, signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
-    const { firstTokenMaxRetries, firstTokenTimeoutMs, streamingReadTimeoutMs } =
-      this.#options.config;
-    for (let attempt = 1; attempt <= firstTokenMaxRetries; attempt++) {
-      const attemptAbort = new AbortController();
-      const attemptSignal = AbortSignal.any([signal, attemptAbort.signal]);
-      const response = await this.#fetchWithRetries(options, attemptSignal);
-      const reader = response.body!.getReader();
-      const first = await readWithin(reader, firstTokenTimeoutMs, signal);
-      if (first === "timeout") {
-        attemptAbort.abort();
-        await reader.cancel().catch(() => {});
-        this.#options.logger.warn("Kiro sent no first byte in time; trying again", {
-          attempt,
-          timeoutMs: firstTokenTimeoutMs,
-        });
-        continue;
-      }
-      return bodyStream(reader, first.done ? undefined : first.value, streamingReadTimeoutMs);
-    }
-    throw new GatewayError(
-      "upstream_timeout",
-      `Kiro did not answer within ${
-        firstTokenTimeoutMs / 1000
-      } s after ${firstTokenMaxRetries} attempts: try again, or raise FIRST_TOKEN_TIMEOUT`,
-    );
-  }
-
-  /** One call with the §6.1 loop: 403 refreshes, 429/5xx/network errors back off. */
-  async #fetchWithRetries(options: SendOptions, signal: AbortSignal): Promise<Response> {
-    const { tokens, logger } = this.#options;
-    const attempts = 3;
+    const { tokens, logger, config } = this.#options;
+    const maxAttempts = 3;
+    let failures = 0;
+    let timeouts = 0;
     let lastFailure: GatewayError | undefined;
     let access = await tokens.getAccess();
-    for (let attempt = 0; attempt < attempts; attempt++) {
-      const isLast = attempt === attempts - 1;
-      let response: Response;
-      try {
-        response = await this.#post(access, options.buildBody(access), signal);
-      } catch (err) {
-        if (signal.aborted) throw abortError(signal);
-        lastFailure = networkError(err);
-        options.onAttempt?.({ attempt, error: lastFailure.message });
-        logger.warn("Kiro call failed", { attempt, error: lastFailure.message });
-        if (isLast) break;
-        await this.#sleep(this.#retryBaseMs * 2 ** attempt, signal);
+    while (true) {
+      const result = await this.#exchange(access, options.buildBody(access), signal);
+      if (result.kind === "first_byte") {
+        options.onAttempt?.({ attempt: failures + timeouts, status: 200 });
+        return bodyStream(result.reader, result.first, config.streamingReadTimeoutMs);
+      }
+      if (result.kind === "timeout") {
+        timeouts++;
+        options.onAttempt?.({ attempt: failures + timeouts, error: "first byte timeout" });
+        logger.warn("Kiro sent no first byte in time", {
+          attempt: timeouts,
+          timeoutMs: config.firstTokenTimeoutMs,
+        });
+        if (timeouts >= config.firstTokenMaxRetries) {
+          throw new GatewayError(
+            "upstream_timeout",
+            `Kiro did not answer within ${config.firstTokenTimeoutMs / 1000} s after ${timeouts} attempts: try again, or raise FIRST_TOKEN_TIMEOUT`,
+          );
+        }
         continue;
       }
-      options.onAttempt?.({ attempt, status: response.status });
-      if (response.ok) return response;
-      const text = await response.text().catch(() => "");
-      const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
-      lastFailure = upstreamError(response.status, text, {
-        likelyCause: response.status === 400 ? options.likelyCause?.() : undefined,
+      failures++;
+      const isLast = failures >= maxAttempts;
+      if (result.kind === "network") {
+        lastFailure = result.error;
+        options.onAttempt?.({ attempt: failures + timeouts, error: result.error.message });
+        logger.warn("Kiro call failed", { attempt: failures, error: result.error.message });
+        if (isLast) throw lastFailure;
+        await this.#sleep(this.#retryBaseMs * 2 ** (failures - 1), signal);
+        continue;
+      }
+      const { status, text, retryAfterMs } = result;
+      options.onAttempt?.({ attempt: failures + timeouts, status });
+      lastFailure = upstreamError(status, text, {
+        likelyCause: status === 400 ? options.likelyCause?.() : undefined,
         retryAfterSeconds: retryAfterMs === undefined ? undefined : retryAfterMs / 1000,
       });
-      logger.warn("Kiro answered with an error", { attempt, status: response.status });
-      if (response.status === 403) {
-        if (isLast) break;
+      logger.warn("Kiro answered with an error", { attempt: failures, status });
+      if (status === 403 && !isLast) {
         access = await tokens.forceRefresh(access.accessToken);
         continue;
       }
-      if (response.status === 429 || response.status >= 500) {
-        if (isLast) break;
-        const waitMs = retryAfterMs ?? this.#retryBaseMs * 2 ** attempt;
-        if (waitMs > MAX_RETRY_AFTER_MS) break;
+      if ((status === 429 || status >= 500) && !isLast) {
+        const waitMs = retryAfterMs ?? this.#retryBaseMs * 2 ** (failures - 1);
+        if (waitMs > MAX_RETRY_AFTER_MS) throw lastFailure;
         await this.#sleep(waitMs, signal);
         access = await tokens.getAccess();
         continue;
       }
       throw lastFailure;
     }
-    throw lastFailure ?? new GatewayError("upstream", "Kiro call failed after 3 attempts");
+  }
+
+  /**
+   * One HTTP exchange: POST, then the first body byte of a 200, all within FIRST_TOKEN_TIMEOUT.
+   * Error statuses come back with their body text; nothing is retried here.
+   */
+  async #exchange(access: KiroAccess, body: string, signal: AbortSignal): Promise<Exchange> {
+    const deadline = new AbortController();
+    const timer = setTimeout(
+      () => deadline.abort(new DOMException("first byte timeout", "TimeoutError")),
+      this.#options.config.firstTokenTimeoutMs,
+    );
+    const attemptSignal = AbortSignal.any([signal, deadline.signal]);
+    try {
+      const response = await this.#post(access, body, attemptSignal);
+      if (!response.ok) {
+        const text = await response.text();
+        const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
+        return { kind: "status", status: response.status, text, retryAfterMs };
+      }
+      const reader = response.body!.getReader();
+      const first = await reader.read();
+      return { kind: "first_byte", reader, first: first.done ? undefined : first.value };
+    } catch (err) {
+      if (signal.aborted) throw abortError(signal);
+      if (deadline.signal.aborted) return { kind: "timeout" };
+      return { kind: "network", error: networkError(err) };
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   #post(access: KiroAccess, body: string, signal: AbortSignal): Promise<Response> {
@@ -169,13 +189,19 @@ export class KiroClient {
 
 type FirstRead = ReadableStreamReadResult<Uint8Array> | "timeout";
 
+type Exchange =
+  | { kind: "first_byte"; reader: ReadableStreamDefaultReader<Uint8Array>; first?: Uint8Array }
+  | { kind: "status"; status: number; text: string; retryAfterMs?: number }
+  | { kind: "timeout" }
+  | { kind: "network"; error: GatewayError };
+
 /** Reads one chunk, or gives "timeout" after `timeoutMs`; rejects when `signal` aborts. */
 async function readWithin(
   reader: ReadableStreamDefaultReader<Uint8Array>,
   timeoutMs: number,
   signal: AbortSignal,
 ): Promise<FirstRead> {
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<"timeout">((resolve) => {
     timer = setTimeout(() => resolve("timeout"), timeoutMs);
   });
