@@ -1,18 +1,167 @@
-// PLACEHOLDER: the Anthropic dialect helper replaces this file (same export names and signatures).
+/**
+ * Anthropic routes: POST /v1/messages (streaming or not), POST /v1/messages/count_tokens and
+ * the Anthropic-shaped GET /v1/models. Errors are thrown as GatewayErrors for the server's
+ * error funnel until the stream starts; after that they travel in-band.
+ */
 import type { HandlerDeps } from "../../core/backend.ts";
+import { collectReply } from "../../core/collect.ts";
+import { SseEncoderStream } from "../../core/sse.ts";
 import { GatewayError } from "../../errors.ts";
+import { buildAnthropicMessage } from "./response.ts";
+import { type AnthropicBody, type ImageFetcher, readBodyCapped, toChatRequest } from "./request.ts";
+import { parseCountTokensBody, parseMessagesBody } from "./schema.ts";
+import { AnthropicSseStream } from "./stream.ts";
 
-/** POST /v1/messages. */
-export function handleMessages(_req: Request, _deps: HandlerDeps): Promise<Response> {
-  return Promise.reject(new GatewayError("internal", "Not implemented"));
+/** The largest request body the Anthropic routes read. */
+export const MAX_BODY_BYTES = 50 * 1024 * 1024;
+
+/** The `created_at` of every listed model: Kiro publishes no dates. */
+export const MODEL_CREATED_AT = "2025-01-01T00:00:00Z";
+
+const SSE_HEADERS: Record<string, string> = {
+  "content-type": "text/event-stream; charset=utf-8",
+  "cache-control": "no-cache",
+  "connection": "keep-alive",
+  "x-accel-buffering": "no",
+};
+
+/** Knobs of the messages route that tests and embedders may change. */
+export interface MessagesOptions {
+  /** How often pings are sent while the reply is silent. */
+  pingIntervalMs?: number;
+  /** Downloads URL images; `fetch` by default. */
+  fetchImage?: ImageFetcher;
 }
 
-/** POST /v1/messages/count_tokens. */
-export function handleCountTokens(_req: Request, _deps: HandlerDeps): Promise<Response> {
-  return Promise.reject(new GatewayError("internal", "Not implemented"));
+/** POST /v1/messages. */
+export function handleMessages(req: Request, deps: HandlerDeps): Promise<Response> {
+  return respondToMessages(req, deps, {});
+}
+
+/** POST /v1/messages with explicit options (ping interval, image fetcher). */
+export async function respondToMessages(
+  req: Request,
+  deps: HandlerDeps,
+  options: MessagesOptions,
+): Promise<Response> {
+  const body = parseMessagesBody(await readJsonBody(req));
+  logRequest(req, deps, body);
+  const chat = await toChatRequest(body, {
+    config: deps.config,
+    logger: deps.logger,
+    signal: req.signal,
+    fetchImage: options.fetchImage,
+  });
+  const id = `msg_${deps.randomHex(12)}`;
+  const signature = `sig_${deps.randomHex(16)}`;
+  const inputTokens = chat.stream ? deps.backend.countInputTokens(chat) : 0;
+  const events = await deps.backend.send(chat, req.signal);
+  if (!chat.stream) {
+    const reply = await collectReply(events);
+    return Response.json(buildAnthropicMessage(reply, { id, model: chat.model, signature }));
+  }
+  const sse = events
+    .pipeThrough(
+      new AnthropicSseStream({
+        id,
+        model: chat.model,
+        inputTokens,
+        signature,
+        pingIntervalMs: options.pingIntervalMs,
+      }),
+    )
+    .pipeThrough(new SseEncoderStream());
+  return new Response(sse, { headers: SSE_HEADERS });
+}
+
+/** POST /v1/messages/count_tokens: the same local estimate `message_start` reports. */
+export async function handleCountTokens(req: Request, deps: HandlerDeps): Promise<Response> {
+  const body = parseCountTokensBody(await readJsonBody(req));
+  logRequest(req, deps, body);
+  const chat = await toChatRequest(body, {
+    config: deps.config,
+    logger: deps.logger,
+    signal: req.signal,
+  });
+  return Response.json({ input_tokens: deps.backend.countInputTokens(chat) });
 }
 
 /** GET /v1/models in Anthropic's shape (requests that carry anthropic-version). */
-export function handleAnthropicModels(_req: Request, _deps: HandlerDeps): Promise<Response> {
-  return Promise.reject(new GatewayError("internal", "Not implemented"));
+export async function handleAnthropicModels(req: Request, deps: HandlerDeps): Promise<Response> {
+  const query = new URL(req.url).searchParams;
+  const limit = parseLimit(query.get("limit"));
+  const afterId = query.get("after_id");
+  const beforeId = query.get("before_id");
+  const models = await deps.backend.listModels();
+  const positionOf = (id: string, param: string) => {
+    const position = models.findIndex((model) => model.id === id);
+    if (position < 0) {
+      throw new GatewayError("invalid_request", `${param}: unknown model id "${id}"`, { param });
+    }
+    return position;
+  };
+  let start = 0;
+  let end = models.length;
+  if (afterId !== null) start = positionOf(afterId, "after_id") + 1;
+  if (beforeId !== null) end = positionOf(beforeId, "before_id");
+  // Paging backwards (before_id alone) returns the page just before the cursor.
+  const backwards = beforeId !== null && afterId === null;
+  const from = backwards ? Math.max(start, end - limit) : start;
+  const to = backwards ? end : Math.min(end, start + limit);
+  const page = models.slice(from, Math.max(from, to)).map((model) => ({
+    type: "model",
+    id: model.id,
+    display_name: model.displayName,
+    created_at: MODEL_CREATED_AT,
+  }));
+  return Response.json({
+    data: page,
+    has_more: backwards ? from > start : to < end,
+    first_id: page[0]?.id ?? null,
+    last_id: page.at(-1)?.id ?? null,
+  });
+}
+
+function parseLimit(raw: string | null): number {
+  if (raw === null) return 20;
+  const limit = Number(raw);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+    throw new GatewayError(
+      "invalid_request",
+      `limit: expected an integer from 1 to 1000, got "${raw}"`,
+      { param: "limit" },
+    );
+  }
+  return limit;
+}
+
+/** Reads the body (at most MAX_BODY_BYTES) and parses it as JSON. */
+async function readJsonBody(req: Request): Promise<unknown> {
+  const bytes = await readBodyCapped(req, MAX_BODY_BYTES);
+  if (bytes === undefined) {
+    throw new GatewayError(
+      "payload_too_large",
+      `Request body is too large: the limit is ${MAX_BODY_BYTES} bytes`,
+    );
+  }
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch (err) {
+    throw new GatewayError(
+      "invalid_request",
+      `Invalid JSON body: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
+  }
+}
+
+function logRequest(req: Request, deps: HandlerDeps, body: AnthropicBody): void {
+  deps.logger.debug("Anthropic request", {
+    model: body.model,
+    stream: body.stream ?? false,
+    messages: body.messages.length,
+    tools: body.tools?.length ?? 0,
+    anthropicVersion: req.headers.get("anthropic-version"),
+    anthropicBeta: req.headers.get("anthropic-beta"),
+  });
 }

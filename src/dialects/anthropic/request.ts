@@ -1,0 +1,323 @@
+/**
+ * Anthropic request bodies to ChatRequests (spec §7.5, §2.4, §2.7, §8.5).
+ *
+ * Choices beyond the spec:
+ * - The texts of a message's `text` blocks are joined with "\n" so separate blocks (Claude
+ *   Code's reminders, then the prompt) do not run into each other.
+ * - `thinking` and `redacted_thinking` blocks in history are dropped: Kiro never sees them.
+ * - `document` blocks with a plain-text source become text; other documents (PDF, URL, file)
+ *   are dropped with a warning, and block types the gateway does not know with a debug line.
+ * - URL images are fetched (http and https only, with a timeout, a size cap and an `image/*`
+ *   check) because Kiro takes bytes only; a failure is the client's 400.
+ * - Server tools (a `type` other than `custom`, e.g. `web_search_20250305`) do not exist on
+ *   Kiro: they are dropped with a warning.
+ * - `tool_choice`, `stop_sequences`, `metadata`, `temperature`, `top_p` and `top_k` are
+ *   accepted and ignored: Kiro has no such controls.
+ */
+import { Buffer } from "node:buffer";
+import type { ChatImage, ChatMessage, ChatRequest, ToolDefinition } from "../../core/chat.ts";
+import { emptyMessage } from "../../core/chat.ts";
+import { type ThinkingConfig, thinkingFromAnthropic } from "../../core/thinking_budget.ts";
+import { GatewayError } from "../../errors.ts";
+import type { Logger } from "../../log.ts";
+import type {
+  CountTokensBody,
+  ImageSource,
+  Message,
+  MessagesBody,
+  Tool,
+  ToolResultContentBlock,
+} from "./schema.ts";
+
+/** Fetches an image URL; `fetch` by default, injectable for tests. */
+export type ImageFetcher = (url: string, init: { signal: AbortSignal }) => Promise<Response>;
+
+/** How long a URL image may take to arrive. */
+export const IMAGE_FETCH_TIMEOUT_MS = 10_000;
+/** The largest URL image the gateway downloads. */
+export const MAX_IMAGE_BYTES = 5 * 1024 * 1024;
+
+/** Options of toChatRequest. */
+export interface ToChatRequestOptions {
+  config: ThinkingConfig;
+  logger: Logger;
+  /** Aborts image downloads when the client leaves. */
+  signal?: AbortSignal;
+  fetchImage?: ImageFetcher;
+  imageTimeoutMs?: number;
+  maxImageBytes?: number;
+}
+
+/** A body either route accepts: count_tokens has no `max_tokens` and never streams. */
+export type AnthropicBody = CountTokensBody & Partial<Pick<MessagesBody, "max_tokens" | "stream">>;
+
+/**
+ * Converts a validated body to a ChatRequest, downloading URL images. Throws an
+ * `invalid_request` GatewayError naming the field when an image cannot be fetched.
+ */
+export async function toChatRequest(
+  body: AnthropicBody,
+  options: ToChatRequestOptions,
+): Promise<ChatRequest> {
+  const messages: ChatMessage[] = [];
+  for (const [index, message] of body.messages.entries()) {
+    messages.push(await toChatMessage(message, `messages.${index}`, options));
+  }
+  const chat: ChatRequest = {
+    model: body.model,
+    system: toSystemText(body.system),
+    messages,
+    tools: toToolDefinitions(body.tools ?? [], options.logger),
+    thinking: thinkingFromAnthropic(body.thinking, body.output_config?.effort, options.config),
+    stream: body.stream ?? false,
+  };
+  if (body.max_tokens !== undefined) chat.maxOutputTokens = body.max_tokens;
+  return chat;
+}
+
+function toSystemText(system: AnthropicBody["system"]): string {
+  if (system === undefined) return "";
+  if (typeof system === "string") return system;
+  return system.flatMap((block) => block.type === "text" && block.text ? [block.text] : [])
+    .join("\n");
+}
+
+function toToolDefinitions(tools: Tool[], logger: Logger): ToolDefinition[] {
+  const definitions: ToolDefinition[] = [];
+  for (const tool of tools) {
+    if (tool.type !== undefined && tool.type !== "custom") {
+      logger.warn("Ignoring a server tool: Kiro does not run Anthropic server tools", {
+        tool: tool.name,
+        type: tool.type,
+      });
+      continue;
+    }
+    definitions.push({
+      name: tool.name,
+      description: tool.description ?? "",
+      inputSchema: tool.input_schema ?? {},
+    });
+  }
+  return definitions;
+}
+
+async function toChatMessage(
+  message: Message,
+  path: string,
+  options: ToChatRequestOptions,
+): Promise<ChatMessage> {
+  const chat = emptyMessage(message.role);
+  if (typeof message.content === "string") {
+    chat.text = message.content;
+    return chat;
+  }
+  const texts: string[] = [];
+  for (const [index, block] of message.content.entries()) {
+    const blockPath = `${path}.content.${index}`;
+    switch (block.type) {
+      case "text":
+        if (block.text !== "") texts.push(block.text);
+        break;
+      case "image": {
+        const image = await toChatImage(block.source, `${blockPath}.source`, options);
+        if (image) chat.images.push(image);
+        break;
+      }
+      case "tool_use":
+        if (message.role !== "assistant") {
+          skipBlock(options.logger, "tool_use outside an assistant message", blockPath);
+          break;
+        }
+        chat.toolCalls.push({ id: block.id, name: block.name, input: block.input ?? {} });
+        break;
+      case "tool_result": {
+        if (message.role !== "user") {
+          skipBlock(options.logger, "tool_result outside a user message", blockPath);
+          break;
+        }
+        const texts: string[] = [];
+        const content = typeof block.content === "string"
+          ? [{ type: "text" as const, text: block.content }]
+          : block.content ?? [];
+        for (const [inner, item] of content.entries()) {
+          const itemPath = `${blockPath}.content.${inner}`;
+          const text = await liftToolResultBlock(item, itemPath, chat.images, options);
+          if (text) texts.push(text);
+        }
+        chat.toolResults.push({
+          toolUseId: block.tool_use_id,
+          content: texts.join("\n"),
+          isError: block.is_error ?? false,
+        });
+        break;
+      }
+      case "thinking":
+      case "redacted_thinking":
+      case "tool_reference":
+        break;
+      case "document": {
+        const text = documentText(block.source, blockPath, options.logger);
+        if (text) texts.push(text);
+        break;
+      }
+      case "unknown":
+        skipBlock(options.logger, `unsupported block type "${block.originalType}"`, blockPath);
+        break;
+    }
+  }
+  chat.text = texts.join("\n");
+  return chat;
+}
+
+/** Returns a tool_result item's text, pushing its image (if any) to `images`. */
+async function liftToolResultBlock(
+  item: ToolResultContentBlock,
+  path: string,
+  images: ChatImage[],
+  options: ToChatRequestOptions,
+): Promise<string> {
+  switch (item.type) {
+    case "text":
+      return item.text;
+    case "image": {
+      const image = await toChatImage(item.source, `${path}.source`, options);
+      if (image) images.push(image);
+      return "";
+    }
+    case "document":
+      return documentText(item.source, path, options.logger);
+    case "tool_reference":
+      return "";
+    case "unknown":
+      skipBlock(options.logger, `unsupported block type "${item.originalType}"`, path);
+      return "";
+  }
+}
+
+function documentText(source: { type: string; data?: unknown }, path: string, logger: Logger) {
+  if (source.type === "text" && typeof source.data === "string") return source.data;
+  logger.warn("Ignoring a document block: Kiro reads plain-text documents only", {
+    path,
+    sourceType: source.type,
+  });
+  return "";
+}
+
+function skipBlock(logger: Logger, why: string, path: string): void {
+  logger.debug("Ignoring a content block", { path, why });
+}
+
+async function toChatImage(
+  source: ImageSource,
+  path: string,
+  options: ToChatRequestOptions,
+): Promise<ChatImage | undefined> {
+  if (source.type === "base64") return toBase64Image(source.data, source.media_type);
+  if (source.url.startsWith("data:")) return fromDataUrl(source.url, `${path}.url`);
+  return await fetchImage(source.url, `${path}.url`, options);
+}
+
+function toBase64Image(data: string, mediaType: string): ChatImage | undefined {
+  const match = data.match(/^data:([^;,]*)(?:;[^,]*)?,/);
+  const bytes = match ? data.slice(match[0].length) : data;
+  if (bytes === "") return undefined;
+  return { mediaType: match?.[1] || mediaType || "image/jpeg", data: bytes };
+}
+
+function fromDataUrl(url: string, param: string): ChatImage | undefined {
+  const match = url.match(/^data:([^;,]*)((?:;[^;,]*)*),(.*)$/s);
+  if (!match || !/;base64$/i.test(match[2] ?? "")) {
+    throw new GatewayError(
+      "invalid_request",
+      `Cannot read image "${url.slice(0, 40)}…": expected a base64 data URL`,
+      { param },
+    );
+  }
+  return toBase64Image(match[3] ?? "", match[1] || "image/jpeg");
+}
+
+async function fetchImage(
+  url: string,
+  param: string,
+  options: ToChatRequestOptions,
+): Promise<ChatImage> {
+  const fail = (detail: string, cause?: unknown) =>
+    new GatewayError("invalid_request", `Cannot fetch image "${url}": ${detail}`, {
+      param,
+      cause,
+    });
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (err) {
+    throw fail("not a valid URL", err);
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    throw fail("only http and https URLs are fetched");
+  }
+  const timeoutMs = options.imageTimeoutMs ?? IMAGE_FETCH_TIMEOUT_MS;
+  const maxBytes = options.maxImageBytes ?? MAX_IMAGE_BYTES;
+  const timeout = new AbortController();
+  const timer = setTimeout(() => timeout.abort(), timeoutMs);
+  const signal = options.signal
+    ? AbortSignal.any([options.signal, timeout.signal])
+    : timeout.signal;
+  try {
+    const response = await (options.fetchImage ?? fetch)(url, { signal });
+    if (!response.ok) {
+      await response.body?.cancel();
+      throw fail(`HTTP ${response.status}`);
+    }
+    const mediaType = (response.headers.get("content-type") ?? "").split(";")[0]?.trim() ?? "";
+    if (!mediaType.startsWith("image/")) {
+      await response.body?.cancel();
+      throw fail(`expected an image content type, got "${mediaType || "none"}"`);
+    }
+    const bytes = await readBodyCapped(response, maxBytes);
+    if (bytes === undefined) throw fail(`larger than ${maxBytes} bytes`);
+    if (bytes.byteLength === 0) throw fail("the body is empty");
+    return { mediaType, data: Buffer.from(bytes).toString("base64") };
+  } catch (err) {
+    if (err instanceof GatewayError) throw err;
+    if (timeout.signal.aborted) throw fail(`no answer within ${timeoutMs} ms`, err);
+    throw fail(err instanceof Error ? err.message : String(err), err);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Reads a request or response body up to `maxBytes`; returns undefined, having cancelled the
+ * rest, when it is larger (a `content-length` above the cap is refused before reading).
+ */
+export async function readBodyCapped(
+  message: Request | Response,
+  maxBytes: number,
+): Promise<Uint8Array | undefined> {
+  const declared = Number(message.headers.get("content-length") ?? "");
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    await message.body?.cancel();
+    return undefined;
+  }
+  if (!message.body) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = message.body.getReader();
+  while (true) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}

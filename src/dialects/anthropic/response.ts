@@ -1,0 +1,76 @@
+/** A collected reply as an Anthropic Messages response body (spec §7.5, non-streaming). */
+import type { CollectedReply } from "../../core/collect.ts";
+import { toAnthropicUsage } from "./stream.ts";
+
+/** One content block of a reply message. */
+export type AnthropicReplyBlock =
+  | { type: "thinking"; thinking: string; signature: string }
+  | { type: "text"; text: string }
+  | { type: "tool_use"; id: string; name: string; input: Record<string, unknown> };
+
+/** The Anthropic message object of a non-streaming reply. */
+export interface AnthropicMessage {
+  id: string;
+  type: "message";
+  role: "assistant";
+  model: string;
+  content: AnthropicReplyBlock[];
+  stop_reason: CollectedReply["stopReason"];
+  stop_sequence: null;
+  stop_details: null;
+  usage: ReturnType<typeof toAnthropicUsage>;
+}
+
+/** What the message needs beyond the reply. */
+export interface AnthropicMessageContext {
+  /** The message id (`msg_` + 24 hex). */
+  id: string;
+  /** The model as the client sent it. */
+  model: string;
+  /** The placeholder signature of a thinking block (`sig_` + 32 hex). */
+  signature: string;
+}
+
+/** Builds the message: thinking (if any), text (if any), then tool_use blocks in order. */
+export function buildAnthropicMessage(
+  reply: CollectedReply,
+  ctx: AnthropicMessageContext,
+): AnthropicMessage {
+  const content: AnthropicReplyBlock[] = [];
+  if (reply.reasoning !== "") {
+    content.push({ type: "thinking", thinking: reply.reasoning, signature: ctx.signature });
+  }
+  if (reply.text !== "") content.push({ type: "text", text: reply.text });
+  for (const call of reply.toolCalls) {
+    content.push({
+      type: "tool_use",
+      id: call.id,
+      name: call.name,
+      input: parseInput(call.arguments),
+    });
+  }
+  return {
+    id: ctx.id,
+    type: "message",
+    role: "assistant",
+    model: ctx.model,
+    content,
+    stop_reason: reply.stopReason,
+    stop_sequence: null,
+    stop_details: null,
+    usage: toAnthropicUsage(reply.usage),
+  };
+}
+
+/** Parses tool arguments; the backend sends object text, so anything else becomes `{}`. */
+function parseInput(args: string): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(args);
+    if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+      return value as Record<string, unknown>;
+    }
+  } catch {
+    // Unparsable arguments cannot reach here from the backend; `{}` keeps the reply valid.
+  }
+  return {};
+}
