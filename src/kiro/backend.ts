@@ -19,7 +19,7 @@ import { FrameDecoderStream } from "./eventstream.ts";
 import { KiroEventStream } from "./events.ts";
 import type { ModelCatalog } from "./models.ts";
 import { guardPayloadSize } from "./payload_guard.ts";
-import { buildKiroRequest } from "./request.ts";
+import { buildKiroRequest, withTruncationNotices } from "./request.ts";
 import { assertValidPayload, describeLikelyCause } from "./request_lint.ts";
 import type { ToolNameMap } from "./tool_names.ts";
 
@@ -44,19 +44,21 @@ export class KiroBackend implements ChatBackend {
   /** Sends `chat` to Kiro; see ChatBackend.send for the contract. */
   async send(chat: ChatRequest, signal: AbortSignal): Promise<ReadableStream<ChatEvent>> {
     const { config, client, models, counter, truncation, logger } = this.#options;
-    const model = await models.resolve(chat.model);
+    void models.load(); // refreshes the live list in the background; never rejects
+    const model = models.resolve(chat.model);
+    // Notices are one-shot, so they are taken once here, not once per upstream attempt.
+    const prepared = config.truncationRecovery ? withTruncationNotices(chat, truncation) : chat;
     const estimatedInputTokens = estimateInputTokens(chat, counter);
     const conversationId = crypto.randomUUID();
     let toolNames: ToolNameMap | undefined;
     let lastPayload: unknown;
     const body = await client.send({
       buildBody: (access) => {
-        const built = buildKiroRequest(chat, {
+        const built = buildKiroRequest(prepared, {
           modelId: model.modelId,
           profileArn: access.profileArn,
           conversationId,
           config,
-          truncation,
         });
         toolNames = built.toolNames;
         const guarded = guardPayloadSize(built.payload, {
@@ -70,6 +72,7 @@ export class KiroBackend implements ChatBackend {
         lastPayload = guarded.payload;
         return JSON.stringify(guarded.payload);
       },
+      modelId: model.modelId,
       likelyCause: () =>
         lastPayload === undefined ? undefined : describeLikelyCause(lastPayload as never),
     }, signal);

@@ -30,6 +30,8 @@ export interface KiroClientOptions {
 export interface SendOptions {
   /** Called before each attempt with fresh credentials; returns the JSON body to send. */
   buildBody: (access: KiroAccess) => string;
+  /** The Kiro model id, named in errors such as INVALID_MODEL_ID. */
+  modelId?: string;
   /** Enriches a 400 "Improperly formed request" message with what the gateway knows. */
   likelyCause?: () => string | undefined;
   /** Told about each attempt's outcome, for logs and debug capture. */
@@ -89,7 +91,9 @@ export class KiroClient {
         if (timeouts >= config.firstTokenMaxRetries) {
           throw new GatewayError(
             "upstream_timeout",
-            `Kiro did not answer within ${config.firstTokenTimeoutMs / 1000} s after ${timeouts} attempts: try again, or raise FIRST_TOKEN_TIMEOUT`,
+            `Kiro did not answer within ${
+              config.firstTokenTimeoutMs / 1000
+            } s after ${timeouts} attempts: try again, or raise FIRST_TOKEN_TIMEOUT`,
           );
         }
         continue;
@@ -108,6 +112,7 @@ export class KiroClient {
       options.onAttempt?.({ attempt: failures + timeouts, status });
       lastFailure = upstreamError(status, text, {
         likelyCause: status === 400 ? options.likelyCause?.() : undefined,
+        modelId: options.modelId,
         retryAfterSeconds: retryAfterMs === undefined ? undefined : retryAfterMs / 1000,
       });
       logger.warn("Kiro answered with an error", { attempt: failures, status });
