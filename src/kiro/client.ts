@@ -19,6 +19,7 @@ export interface KiroClientOptions {
   logger: Logger;
   /** A 64-hex machine fingerprint (see endpoints.ts). */
   fingerprint: string;
+  /** The fetch to use; app.ts passes one that goes through VPN_PROXY_URL when set. */
   fetch?: typeof fetch;
   /** Waits `ms` or rejects when `signal` aborts; injectable so tests need no real delays. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
@@ -44,7 +45,6 @@ export class KiroClient {
   #fetch: typeof fetch;
   #sleep: (ms: number, signal: AbortSignal) => Promise<void>;
   #retryBaseMs: number;
-  #httpClient: Deno.HttpClient | undefined;
   #agents: { userAgent: string; amzUserAgent: string };
 
   constructor(options: KiroClientOptions) {
@@ -53,9 +53,6 @@ export class KiroClient {
     this.#sleep = options.sleep ?? abortableSleep;
     this.#retryBaseMs = options.retryBaseMs ?? 1000;
     this.#agents = kiroUserAgents(options.fingerprint);
-    if (options.config.proxyUrl) {
-      this.#httpClient = Deno.createHttpClient({ proxy: { url: options.config.proxyUrl } });
-    }
   }
 
   /**
@@ -165,7 +162,7 @@ export class KiroClient {
     const url = `${
       apiBaseUrl(access.apiRegion, this.#options.config.upstream)
     }/generateAssistantResponse`;
-    const init: RequestInit & { client?: Deno.HttpClient } = {
+    return this.#fetch(url, {
       method: "POST",
       headers: {
         "authorization": `Bearer ${access.accessToken}`,
@@ -181,14 +178,7 @@ export class KiroClient {
       },
       body,
       signal,
-    };
-    if (this.#httpClient) init.client = this.#httpClient;
-    return this.#fetch(url, init);
-  }
-
-  /** Closes the proxy client, if any. */
-  close(): void {
-    this.#httpClient?.close();
+    });
   }
 }
 

@@ -1,0 +1,102 @@
+/**
+ * The composition root: builds every long-lived part of a gateway from its configuration.
+ * main.ts serves what this returns; end-to-end tests use it the same way, with fake upstreams.
+ */
+import { createTokenSource, type TokenSource } from "./auth/token_source.ts";
+import type { Config } from "./config.ts";
+import { TokenCounter } from "./core/tokens.ts";
+import { TruncationStore } from "./core/truncation.ts";
+import { KiroBackend } from "./kiro/backend.ts";
+import { KiroClient } from "./kiro/client.ts";
+import { machineFingerprint } from "./kiro/endpoints.ts";
+import { ModelCatalog } from "./kiro/models.ts";
+import type { Logger } from "./log.ts";
+import { createHandler, type ServerDeps } from "./server.ts";
+
+/** Options of createGateway. */
+export interface GatewayOptions {
+  logger: Logger;
+  /** The clock in epoch milliseconds. */
+  now?: () => number;
+  /** Where `~` is, for credential discovery. */
+  homeDir?: string;
+  /** Extra server dependencies, such as the debug recorder. */
+  deps?: Partial<ServerDeps>;
+}
+
+/** A built gateway: its request handler and the parts start-up and shutdown need. */
+export interface Gateway {
+  handler: (req: Request) => Promise<Response>;
+  tokens: TokenSource;
+  models: ModelCatalog;
+  /** Releases the proxy client, if any. */
+  close(): void;
+}
+
+/**
+ * Builds the gateway: credentials (may throw CredentialsError), a fetch that goes through
+ * VPN_PROXY_URL when set, the Kiro client and backend, and the server handler.
+ */
+export async function createGateway(
+  config: Readonly<Config>,
+  options: GatewayOptions,
+): Promise<Gateway> {
+  const { logger } = options;
+  const now = options.now ?? Date.now;
+  const proxy = config.proxyUrl
+    ? Deno.createHttpClient({ proxy: { url: config.proxyUrl } })
+    : undefined;
+  const upstreamFetch: typeof fetch = proxy
+    ? (input, init) => {
+      const proxied: RequestInit & { client: Deno.HttpClient } = { ...init, client: proxy };
+      return fetch(input, proxied);
+    }
+    : fetch;
+  const tokens = await createTokenSource(config, {
+    logger,
+    fetch: upstreamFetch,
+    now,
+    homeDir: options.homeDir,
+  });
+  const client = new KiroClient({
+    config,
+    tokens,
+    logger,
+    fingerprint: machineFingerprint(),
+    fetch: upstreamFetch,
+  });
+  const models = new ModelCatalog({
+    config,
+    logger,
+    fetch: upstreamFetch,
+    now,
+    fetchAccess: () => tokens.getAccess(),
+  });
+  const backend = new KiroBackend({
+    config,
+    client,
+    models,
+    counter: new TokenCounter(),
+    truncation: new TruncationStore(),
+    logger,
+  });
+  const handler = createHandler({
+    config,
+    logger,
+    backend,
+    now,
+    randomHex,
+    startedAt: now(),
+    credentials: { status: () => ({ ...tokens.status() }) },
+    ...options.deps,
+  });
+  return { handler, tokens, models, close: () => proxy?.close() };
+}
+
+/** Returns `bytes` random bytes as lower-case hex. */
+export function randomHex(bytes: number): string {
+  return Array.from(
+    crypto.getRandomValues(new Uint8Array(bytes)),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
+}

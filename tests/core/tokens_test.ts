@@ -1,0 +1,31 @@
+import assert from "node:assert/strict";
+import { TokenCounter } from "../../src/core/tokens.ts";
+
+Deno.test("token counts follow cl100k_base for ordinary text", () => {
+  const counter = new TokenCounter();
+  assert.equal(counter.count(""), 0);
+  assert.equal(counter.count("hello world"), 2);
+  assert.equal(counter.countClaude("hello world"), 2); // floor(2 × 1.15)
+  const text = "hello world ".repeat(100);
+  assert.equal(counter.countClaude(text), Math.floor(counter.count(text) * 1.15));
+  assert.ok(counter.count(text) >= 200 && counter.count(text) <= 202);
+});
+
+Deno.test("a long run of one character is counted in bounded time and about right", () => {
+  const counter = new TokenCounter();
+  const started = performance.now();
+  const tokens = counter.count("x".repeat(200_000));
+  const elapsedMs = performance.now() - started;
+  // 200,000 "x" encode to about 25,000 tokens; unbounded BPE takes tens of seconds here.
+  assert.ok(tokens > 20_000 && tokens < 30_000, String(tokens));
+  assert.ok(elapsedMs < 5000, `${elapsedMs} ms`);
+});
+
+Deno.test("cached counts equal fresh counts and the cache stays within its bound", () => {
+  const counter = new TokenCounter({ maxCachedChars: 5000 });
+  const texts = Array.from({ length: 10 }, (_, i) => `message ${i} `.repeat(100));
+  const first = texts.map((t) => counter.count(t));
+  const second = texts.map((t) => counter.count(t));
+  assert.deepEqual(second, first);
+  assert.deepEqual(first, texts.map((t) => new TokenCounter().count(t)));
+});
