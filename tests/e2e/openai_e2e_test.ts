@@ -63,7 +63,9 @@ Deno.test("OpenAI SDK: a chat goes through Kiro and comes back with reasoning an
 
 Deno.test("OpenAI SDK: streamed tool calls arrive whole, with the client's own long tool name", async () => {
   await using gw = await startE2eGateway({ fakeReasoning: false });
-  const longName = `mcp__filesystem_server__${"read_multiple_files_with_a_very_long_name_".repeat(2)}`;
+  const longName = `mcp__filesystem_server__${
+    "read_multiple_files_with_a_very_long_name_".repeat(2)
+  }`;
   gw.kiro.replay({
     frames: [textFrame("Reading.")],
   });
@@ -116,7 +118,9 @@ Deno.test("OpenAI SDK: streamed tool calls arrive whole, with the client's own l
   const calls = completion.choices[0]!.message.tool_calls!;
   assert.equal(completion.choices[0]!.finish_reason, "tool_calls");
   assert.deepEqual(
-    calls.map((c) => c.type === "function" ? [c.id, c.function.name, JSON.parse(c.function.arguments)] : []),
+    calls.map((c) =>
+      c.type === "function" ? [c.id, c.function.name, JSON.parse(c.function.arguments)] : []
+    ),
     [["tooluse_A1", longName, { path: "a.txt" }], ["tooluse_B2", longName, { path: "b.txt" }]],
   );
   assert.equal(completion.choices[0]!.message.content, "Let me read it.");
