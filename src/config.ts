@@ -16,6 +16,9 @@ export type ReasoningHandling = "as_reasoning_content" | "remove" | "pass" | "st
 /** When request and response bodies are captured to DEBUG_DIR. */
 export type DebugMode = "off" | "errors" | "all";
 
+/** Which image URLs the dialects fetch: public hosts only, any host, or none. */
+export type ImageUrlFetch = "public" | "all" | "off";
+
 /** Base URLs of the four Kiro upstreams; each replaces one default when set. */
 export interface UpstreamOverrides {
   /** Replaces `https://runtime.{region}.kiro.dev` (generateAssistantResponse, mcp). */
@@ -64,6 +67,8 @@ export interface Config {
   fakeReasoningInitialBufferSize: number;
   maxPayloadBytes: number;
   autoTrimPayload: boolean;
+  /** IMAGE_URL_FETCH: `public` refuses loopback, private and link-local hosts (SSRF guard). */
+  imageUrlFetch: ImageUrlFetch;
   /** Serve a built-in scripted upstream instead of Kiro (`--demo`). */
   demo: boolean;
   /** The `.env` path that was read, or would have been. */
@@ -104,6 +109,7 @@ export const ENV_VARS = [
   "FAKE_REASONING_INITIAL_BUFFER_SIZE",
   "KIRO_MAX_PAYLOAD_BYTES",
   "AUTO_TRIM_PAYLOAD",
+  "IMAGE_URL_FETCH",
 ] as const;
 
 /** A variable name the gateway reads. */
@@ -318,6 +324,7 @@ const SCHEMA = z.object({
   FAKE_REASONING_INITIAL_BUFFER_SIZE: integer(1, 10_000).default(20),
   KIRO_MAX_PAYLOAD_BYTES: integer(1000, 100_000_000).default(600_000),
   AUTO_TRIM_PAYLOAD: bool.default(false),
+  IMAGE_URL_FETCH: oneOf<ImageUrlFetch>(["public", "all", "off"]).default("public"),
 });
 
 /** Where loadConfig reads from; injectable for tests. */
@@ -404,6 +411,7 @@ export function loadConfig(cli: CliCommand, sources: ConfigSources): Readonly<Co
     fakeReasoningInitialBufferSize: v.FAKE_REASONING_INITIAL_BUFFER_SIZE,
     maxPayloadBytes: v.KIRO_MAX_PAYLOAD_BYTES,
     autoTrimPayload: v.AUTO_TRIM_PAYLOAD,
+    imageUrlFetch: v.IMAGE_URL_FETCH,
     demo: cli.demo,
     envFile,
   };

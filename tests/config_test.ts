@@ -9,7 +9,9 @@ function load(
 ) {
   return loadConfig(options.cli ?? SERVE, {
     getEnv: (name) => env[name],
-    readTextFile: (path) => (path === (options.cli?.envFile ?? ".env") ? options.dotenv : undefined),
+    readTextFile: (
+      path,
+    ) => (path === (options.cli?.envFile ?? ".env") ? options.dotenv : undefined),
     generateKey: () => "generated-key",
   });
 }
@@ -39,6 +41,7 @@ Deno.test("defaults are safe: loopback, port 8000, a generated key", () => {
   assert.equal(config.maxPayloadBytes, 600_000);
   assert.equal(config.debugMode, "off");
   assert.equal(config.debugKeep, 20);
+  assert.equal(config.imageUrlFetch, "public");
   assert.ok(Object.isFrozen(config));
 });
 
@@ -76,6 +79,7 @@ Deno.test("every variable is parsed into its typed field", () => {
     FAKE_REASONING_INITIAL_BUFFER_SIZE: "30",
     KIRO_MAX_PAYLOAD_BYTES: "500000",
     AUTO_TRIM_PAYLOAD: "1",
+    IMAGE_URL_FETCH: "All",
   });
   assert.deepEqual(
     { ...config, upstream: { ...config.upstream } },
@@ -115,6 +119,7 @@ Deno.test("every variable is parsed into its typed field", () => {
       fakeReasoningInitialBufferSize: 30,
       maxPayloadBytes: 500_000,
       autoTrimPayload: true,
+      imageUrlFetch: "all",
       demo: false,
       envFile: ".env",
     },
@@ -161,6 +166,7 @@ Deno.test("each bad value gives one line naming the variable and the problem", a
     [{ DEBUG_MODE: "some" }, "Invalid DEBUG_MODE: expected one of off, errors, all"],
     [{ FAKE_REASONING_HANDLING: "x" }, "Invalid FAKE_REASONING_HANDLING: expected one of"],
     [{ FIRST_TOKEN_MAX_RETRIES: "0" }, "Invalid FIRST_TOKEN_MAX_RETRIES: expected a whole number"],
+    [{ IMAGE_URL_FETCH: "lan" }, "Invalid IMAGE_URL_FETCH: expected one of public, all, off"],
   ];
   for (const [env, expected] of cases) {
     await t.step(Object.keys(env)[0]!, () => {

@@ -4,16 +4,16 @@
  * error funnel until the stream starts; after that they travel in-band.
  */
 import type { HandlerDeps } from "../../core/backend.ts";
+import type { ChatRequest } from "../../core/chat.ts";
 import { collectReply } from "../../core/collect.ts";
+import { MAX_BODY_BYTES, readJsonBody } from "../../core/http_body.ts";
+import type { ImageFetcher } from "../../core/images.ts";
 import { SseEncoderStream } from "../../core/sse.ts";
 import { GatewayError } from "../../errors.ts";
 import { buildAnthropicMessage } from "./response.ts";
-import { type AnthropicBody, type ImageFetcher, readBodyCapped, toChatRequest } from "./request.ts";
+import { type AnthropicBody, toChatRequest } from "./request.ts";
 import { parseCountTokensBody, parseMessagesBody } from "./schema.ts";
 import { AnthropicSseStream } from "./stream.ts";
-
-/** The largest request body the Anthropic routes read. */
-export const MAX_BODY_BYTES = 50 * 1024 * 1024;
 
 /** The `created_at` of every listed model: Kiro publishes no dates. */
 export const MODEL_CREATED_AT = "2025-01-01T00:00:00Z";
@@ -29,7 +29,7 @@ const SSE_HEADERS: Record<string, string> = {
 export interface MessagesOptions {
   /** How often pings are sent while the reply is silent. */
   pingIntervalMs?: number;
-  /** Downloads URL images; `fetch` by default. */
+  /** Makes the HTTP requests of URL image downloads; `fetch` by default. */
   fetchImage?: ImageFetcher;
 }
 
@@ -44,14 +44,7 @@ export async function respondToMessages(
   deps: HandlerDeps,
   options: MessagesOptions,
 ): Promise<Response> {
-  const body = parseMessagesBody(await readJsonBody(req));
-  logRequest(req, deps, body);
-  const chat = await toChatRequest(body, {
-    config: deps.config,
-    logger: deps.logger,
-    signal: req.signal,
-    fetchImage: options.fetchImage,
-  });
+  const chat = await readChatRequest(req, deps, parseMessagesBody, options.fetchImage);
   const id = `msg_${deps.randomHex(12)}`;
   const signature = `sig_${deps.randomHex(16)}`;
   const inputTokens = chat.stream ? deps.backend.countInputTokens(chat) : 0;
@@ -76,13 +69,7 @@ export async function respondToMessages(
 
 /** POST /v1/messages/count_tokens: the same local estimate `message_start` reports. */
 export async function handleCountTokens(req: Request, deps: HandlerDeps): Promise<Response> {
-  const body = parseCountTokensBody(await readJsonBody(req));
-  logRequest(req, deps, body);
-  const chat = await toChatRequest(body, {
-    config: deps.config,
-    logger: deps.logger,
-    signal: req.signal,
-  });
+  const chat = await readChatRequest(req, deps, parseCountTokensBody);
   return Response.json({ input_tokens: deps.backend.countInputTokens(chat) });
 }
 
@@ -135,24 +122,21 @@ function parseLimit(raw: string | null): number {
   return limit;
 }
 
-/** Reads the body (at most MAX_BODY_BYTES) and parses it as JSON. */
-async function readJsonBody(req: Request): Promise<unknown> {
-  const bytes = await readBodyCapped(req, MAX_BODY_BYTES);
-  if (bytes === undefined) {
-    throw new GatewayError(
-      "payload_too_large",
-      `Request body is too large: the limit is ${MAX_BODY_BYTES} bytes`,
-    );
-  }
-  try {
-    return JSON.parse(new TextDecoder().decode(bytes));
-  } catch (err) {
-    throw new GatewayError(
-      "invalid_request",
-      `Invalid JSON body: ${err instanceof Error ? err.message : String(err)}`,
-      { cause: err },
-    );
-  }
+/** Reads the body, validates it with the route's `parse` and converts it, logging a summary. */
+async function readChatRequest(
+  req: Request,
+  deps: HandlerDeps,
+  parse: (raw: unknown) => AnthropicBody,
+  fetchImage?: ImageFetcher,
+): Promise<ChatRequest> {
+  const body = parse(await readJsonBody(req, MAX_BODY_BYTES));
+  logRequest(req, deps, body);
+  return await toChatRequest(body, {
+    config: deps.config,
+    logger: deps.logger,
+    signal: req.signal,
+    fetchImage,
+  });
 }
 
 function logRequest(req: Request, deps: HandlerDeps, body: AnthropicBody): void {

@@ -7,16 +7,18 @@
  * - `thinking` and `redacted_thinking` blocks in history are dropped: Kiro never sees them.
  * - `document` blocks with a plain-text source become text; other documents (PDF, URL, file)
  *   are dropped with a warning, and block types the gateway does not know with a debug line.
- * - URL images are fetched (http and https only, with a timeout, a size cap and an `image/*`
- *   check) because Kiro takes bytes only; a failure is the client's 400.
+ * - URL images are fetched (http and https only, with a timeout, a size cap, an `image/*`
+ *   check and the IMAGE_URL_FETCH host policy) because Kiro takes bytes only; a failure is the
+ *   client's 400. `data:` URLs may be base64 or percent-encoded and must hold an image type.
  * - Server tools (a `type` other than `custom`, e.g. `web_search_20250305`) do not exist on
  *   Kiro: they are dropped with a warning.
  * - `tool_choice`, `stop_sequences`, `metadata`, `temperature`, `top_p` and `top_k` are
  *   accepted and ignored: Kiro has no such controls.
  */
-import { Buffer } from "node:buffer";
+import type { Config } from "../../config.ts";
 import type { ChatImage, ChatMessage, ChatRequest, ToolDefinition } from "../../core/chat.ts";
 import { emptyMessage } from "../../core/chat.ts";
+import { fetchImage, type ImageFetcher, parseDataUrl } from "../../core/images.ts";
 import { type ThinkingConfig, thinkingFromAnthropic } from "../../core/thinking_budget.ts";
 import { GatewayError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
@@ -29,22 +31,17 @@ import type {
   ToolResultContentBlock,
 } from "./schema.ts";
 
-/** Fetches an image URL; `fetch` by default, injectable for tests. */
-export type ImageFetcher = (url: string, init: { signal: AbortSignal }) => Promise<Response>;
-
-/** How long a URL image may take to arrive. */
-export const IMAGE_FETCH_TIMEOUT_MS = 10_000;
-/** The largest URL image the gateway downloads. */
-export const MAX_IMAGE_BYTES = 5 * 1024 * 1024;
-
 /** Options of toChatRequest. */
 export interface ToChatRequestOptions {
-  config: ThinkingConfig;
+  config: ThinkingConfig & Pick<Config, "imageUrlFetch">;
   logger: Logger;
   /** Aborts image downloads when the client leaves. */
   signal?: AbortSignal;
+  /** Makes the HTTP requests of image downloads instead of `fetch` (tests). */
   fetchImage?: ImageFetcher;
+  /** Replaces IMAGE_FETCH_TIMEOUT_MS. */
   imageTimeoutMs?: number;
+  /** Replaces MAX_IMAGE_BYTES. */
   maxImageBytes?: number;
 }
 
@@ -213,8 +210,8 @@ async function toChatImage(
   options: ToChatRequestOptions,
 ): Promise<ChatImage | undefined> {
   if (source.type === "base64") return toBase64Image(source.data, source.media_type);
-  if (source.url.startsWith("data:")) return fromDataUrl(source.url, `${path}.url`);
-  return await fetchImage(source.url, `${path}.url`, options);
+  if (/^data:/i.test(source.url)) return fromDataUrl(source.url, `${path}.url`);
+  return await toFetchedImage(source.url, `${path}.url`, options);
 }
 
 function toBase64Image(data: string, mediaType: string): ChatImage | undefined {
@@ -225,99 +222,34 @@ function toBase64Image(data: string, mediaType: string): ChatImage | undefined {
 }
 
 function fromDataUrl(url: string, param: string): ChatImage | undefined {
-  const match = url.match(/^data:([^;,]*)((?:;[^;,]*)*),(.*)$/s);
-  if (!match || !/;base64$/i.test(match[2] ?? "")) {
+  try {
+    return parseDataUrl(url);
+  } catch (err) {
     throw new GatewayError(
       "invalid_request",
-      `Cannot read image "${url.slice(0, 40)}…": expected a base64 data URL`,
-      { param },
+      `Cannot read image "${url.slice(0, 40)}…": ${(err as Error).message}`,
+      { param, cause: err },
     );
   }
-  return toBase64Image(match[3] ?? "", match[1] || "image/jpeg");
 }
 
-async function fetchImage(
+async function toFetchedImage(
   url: string,
   param: string,
   options: ToChatRequestOptions,
 ): Promise<ChatImage> {
-  const fail = (detail: string, cause?: unknown) =>
-    new GatewayError("invalid_request", `Cannot fetch image "${url}": ${detail}`, {
-      param,
-      cause,
+  try {
+    return await fetchImage(url, options.signal ?? new AbortController().signal, {
+      policy: options.config.imageUrlFetch,
+      fetch: options.fetchImage,
+      timeoutMs: options.imageTimeoutMs,
+      maxBytes: options.maxImageBytes,
     });
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
   } catch (err) {
-    throw fail("not a valid URL", err);
+    throw new GatewayError(
+      "invalid_request",
+      `Cannot fetch image "${url}": ${(err as Error).message}`,
+      { param, cause: err },
+    );
   }
-  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
-    throw fail("only http and https URLs are fetched");
-  }
-  const timeoutMs = options.imageTimeoutMs ?? IMAGE_FETCH_TIMEOUT_MS;
-  const maxBytes = options.maxImageBytes ?? MAX_IMAGE_BYTES;
-  const timeout = new AbortController();
-  const timer = setTimeout(() => timeout.abort(), timeoutMs);
-  const signal = options.signal
-    ? AbortSignal.any([options.signal, timeout.signal])
-    : timeout.signal;
-  try {
-    const response = await (options.fetchImage ?? fetch)(url, { signal });
-    if (!response.ok) {
-      await response.body?.cancel();
-      throw fail(`HTTP ${response.status}`);
-    }
-    const mediaType = (response.headers.get("content-type") ?? "").split(";")[0]?.trim() ?? "";
-    if (!mediaType.startsWith("image/")) {
-      await response.body?.cancel();
-      throw fail(`expected an image content type, got "${mediaType || "none"}"`);
-    }
-    const bytes = await readBodyCapped(response, maxBytes);
-    if (bytes === undefined) throw fail(`larger than ${maxBytes} bytes`);
-    if (bytes.byteLength === 0) throw fail("the body is empty");
-    return { mediaType, data: Buffer.from(bytes).toString("base64") };
-  } catch (err) {
-    if (err instanceof GatewayError) throw err;
-    if (timeout.signal.aborted) throw fail(`no answer within ${timeoutMs} ms`, err);
-    throw fail(err instanceof Error ? err.message : String(err), err);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/**
- * Reads a request or response body up to `maxBytes`; returns undefined, having cancelled the
- * rest, when it is larger (a `content-length` above the cap is refused before reading).
- */
-export async function readBodyCapped(
-  message: Request | Response,
-  maxBytes: number,
-): Promise<Uint8Array | undefined> {
-  const declared = Number(message.headers.get("content-length") ?? "");
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    await message.body?.cancel();
-    return undefined;
-  }
-  if (!message.body) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = message.body.getReader();
-  while (true) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel();
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
 }

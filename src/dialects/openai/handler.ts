@@ -1,15 +1,12 @@
 /** Route wiring of the OpenAI dialect: `POST /v1/chat/completions` and `GET /v1/models`. */
 import type { HandlerDeps } from "../../core/backend.ts";
 import { collectReply } from "../../core/collect.ts";
+import { MAX_BODY_BYTES, readJsonBody } from "../../core/http_body.ts";
 import { SseEncoderStream } from "../../core/sse.ts";
-import { GatewayError } from "../../errors.ts";
 import { toChatRequest } from "./request.ts";
 import { buildChatCompletion, buildModelList, type CompletionContext } from "./response.ts";
 import { parseChatCompletionsBody } from "./schema.ts";
 import { OpenAiChunkStream } from "./stream.ts";
-
-/** The largest request body accepted, in bytes (images arrive inline as base64). */
-export const MAX_BODY_BYTES = 50 * 1024 * 1024;
 
 const SSE_HEADERS: Record<string, string> = {
   "content-type": "text/event-stream; charset=utf-8",
@@ -46,55 +43,4 @@ export async function handleChatCompletions(req: Request, deps: HandlerDeps): Pr
 export async function handleOpenAiModels(_req: Request, deps: HandlerDeps): Promise<Response> {
   const models = await deps.backend.listModels();
   return Response.json(buildModelList(models, Math.floor(deps.now() / 1000)));
-}
-
-/**
- * Reads and parses a JSON body of at most `maxBytes`; throws `payload_too_large` beyond that
- * and `invalid_request` when the body is not JSON.
- */
-async function readJsonBody(req: Request, maxBytes: number): Promise<unknown> {
-  const tooLarge = () =>
-    new GatewayError(
-      "payload_too_large",
-      `Request body too large: the limit is ${maxBytes} bytes`,
-    );
-  const declared = Number(req.headers.get("content-length") ?? "0");
-  if (declared > maxBytes) {
-    await req.body?.cancel();
-    throw tooLarge();
-  }
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  if (req.body) {
-    const reader = req.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > maxBytes) {
-        await reader.cancel();
-        throw tooLarge();
-      }
-      chunks.push(value);
-    }
-  }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  const text = new TextDecoder().decode(bytes);
-  if (text.trim() === "") {
-    throw new GatewayError("invalid_request", "Invalid request: the body is empty, expected JSON");
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new GatewayError(
-      "invalid_request",
-      `Invalid request: the body is not valid JSON: ${(err as Error).message}`,
-      { cause: err },
-    );
-  }
 }

@@ -4,15 +4,15 @@
  * Choices this dialect makes beyond the reference:
  * - `developer` messages are system instructions (OpenAI's newer name for them), so they join
  *   the system prompt with `system` messages instead of becoming user turns.
- * - `http(s)` image URLs are fetched (10 s, 5 MB, `image/*` only) and sent as bytes, because
- *   Kiro takes bytes only; a URL that cannot be fetched fails the request with a 400.
+ * - `http(s)` image URLs are fetched (10 s, 5 MB, `image/*` only, hosts as IMAGE_URL_FETCH
+ *   allows) and sent as bytes, because Kiro takes bytes only; a URL that cannot be fetched
+ *   fails the request with a 400.
  * - Historical tool-call arguments that are not a JSON object are kept as `{"_raw": text}`
  *   rather than failing the request or being dropped, so the model still sees what it sent.
  * - `tool_choice: "none"` sends no tools (the closest Kiro gets to "do not call tools"); every
  *   other `tool_choice`, `temperature`, `stop` and the like are accepted and ignored, since Kiro
  *   has no such controls.
  */
-import { Buffer } from "node:buffer";
 import type { Config } from "../../config.ts";
 import {
   type ChatImage,
@@ -21,6 +21,7 @@ import {
   emptyMessage,
   type ToolDefinition,
 } from "../../core/chat.ts";
+import { fetchImage, type ImageFetcher, parseDataUrl } from "../../core/images.ts";
 import { thinkingFromEffort } from "../../core/thinking_budget.ts";
 import { toToolArguments } from "../../core/tool_args.ts";
 import { GatewayError } from "../../errors.ts";
@@ -33,21 +34,12 @@ import type {
   OpenAiToolCall,
 } from "./schema.ts";
 
-/** How long fetching one image URL may take, in milliseconds. */
-export const IMAGE_FETCH_TIMEOUT_MS = 10_000;
-
-/** The largest image the gateway fetches from a URL, in bytes. */
-export const MAX_IMAGE_BYTES = 5 * 1024 * 1024;
-
-/** Fetches an image URL as bytes; rejects with an Error whose message says what went wrong. */
-export type ImageFetcher = (url: string, signal: AbortSignal) => Promise<ChatImage>;
-
 /** Options of toChatRequest. */
 export interface ToChatRequestOptions {
   config: Readonly<Config>;
   /** The client's request signal: leaving cancels image fetches. */
   signal?: AbortSignal;
-  /** Replaces the default image fetcher (tests). */
+  /** Makes the HTTP requests of image fetches instead of `fetch` (tests). */
   fetchImage?: ImageFetcher;
 }
 
@@ -62,7 +54,7 @@ export async function toChatRequest(
   body: ChatCompletionsBody,
   options: ToChatRequestOptions,
 ): Promise<ChatRequest> {
-  const images = new ImageReader(options.fetchImage ?? fetchImage, options.signal);
+  const images = new ImageReader(options);
   const systemParts: string[] = [];
   const messages: ChatMessage[] = [];
   let toolTurn: ChatMessage | undefined;
@@ -184,14 +176,14 @@ export function textOf(content: OpenAiContent): string {
   return text;
 }
 
-/** Collects the images of content parts, fetching URLs with the injected fetcher. */
+/** Collects the images of content parts, fetching URLs under the configured policy. */
 class ImageReader {
-  #fetch: ImageFetcher;
+  #options: ToChatRequestOptions;
   #signal: AbortSignal;
 
-  constructor(fetcher: ImageFetcher, signal: AbortSignal | undefined) {
-    this.#fetch = fetcher;
-    this.#signal = signal ?? new AbortController().signal;
+  constructor(options: ToChatRequestOptions) {
+    this.#options = options;
+    this.#signal = options.signal ?? new AbortController().signal;
   }
 
   async read(content: OpenAiContent, path: string): Promise<ChatImage[]> {
@@ -227,7 +219,10 @@ class ImageReader {
       );
     }
     try {
-      return await this.#fetch(url, this.#signal);
+      return await fetchImage(url, this.#signal, {
+        policy: this.#options.config.imageUrlFetch,
+        fetch: this.#options.fetchImage,
+      });
     } catch (err) {
       throw new GatewayError(
         "invalid_request",
@@ -236,115 +231,6 @@ class ImageReader {
       );
     }
   }
-}
-
-/**
- * Decodes a `data:` URL into an image; returns undefined when it holds no data (dropped, as
- * spec §2.7 says). Throws an Error when the URL is malformed or its media type is not an image.
- */
-export function parseDataUrl(url: string): ChatImage | undefined {
-  const comma = url.indexOf(",");
-  if (comma < 0) throw new Error("a data URL needs a comma before its data");
-  const params = url.slice("data:".length, comma).split(";").map((p) => p.trim());
-  const mediaType = (params[0] || "image/jpeg").toLowerCase();
-  if (!mediaType.startsWith("image/")) {
-    throw new Error(`media type "${mediaType}" is not an image`);
-  }
-  const payload = url.slice(comma + 1);
-  const data = params.includes("base64")
-    ? payload.replace(/\s+/g, "")
-    : Buffer.from(decodeURIComponent(payload), "latin1").toString("base64");
-  if (data === "") return undefined;
-  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(data)) throw new Error("the data is not valid base64");
-  return { mediaType, data };
-}
-
-/** Options of fetchImage. */
-export interface FetchImageOptions {
-  timeoutMs?: number;
-  maxBytes?: number;
-}
-
-/**
- * Fetches an `http(s)` image: the answer must be 2xx with an `image/*` content type and at most
- * `maxBytes`, within `timeoutMs`. Rejects with an Error whose message is the reason.
- */
-export async function fetchImage(
-  url: string,
-  signal: AbortSignal,
-  options: FetchImageOptions = {},
-): Promise<ChatImage> {
-  const timeoutMs = options.timeoutMs ?? IMAGE_FETCH_TIMEOUT_MS;
-  const maxBytes = options.maxBytes ?? MAX_IMAGE_BYTES;
-  const timeout = new AbortController();
-  const timer = setTimeout(() => timeout.abort(), timeoutMs);
-  try {
-    let response: Response;
-    try {
-      response = await fetch(url, {
-        signal: AbortSignal.any([signal, timeout.signal]),
-        redirect: "follow",
-      });
-    } catch (err) {
-      throw new Error(fetchFailure(err, timeout.signal.aborted, timeoutMs));
-    }
-    const mediaType = (response.headers.get("content-type") ?? "").split(";")[0]!.trim()
-      .toLowerCase();
-    if (!response.ok || !mediaType.startsWith("image/")) {
-      await response.body?.cancel();
-      throw new Error(
-        !response.ok
-          ? `the server answered ${response.status}`
-          : `content type "${mediaType || "(none)"}" is not an image`,
-      );
-    }
-    const declared = Number(response.headers.get("content-length") ?? "0");
-    if (declared > maxBytes) {
-      await response.body?.cancel();
-      throw new Error(`the image is larger than ${maxBytes} bytes`);
-    }
-    let bytes: Uint8Array;
-    try {
-      bytes = await readCapped(response, maxBytes);
-    } catch (err) {
-      if (err instanceof ImageTooLargeError) throw err;
-      throw new Error(fetchFailure(err, timeout.signal.aborted, timeoutMs));
-    }
-    return { mediaType, data: Buffer.from(bytes).toString("base64") };
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-class ImageTooLargeError extends Error {}
-
-async function readCapped(response: Response, maxBytes: number): Promise<Uint8Array> {
-  if (!response.body) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = response.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel();
-      throw new ImageTooLargeError(`the image is larger than ${maxBytes} bytes`);
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
-}
-
-function fetchFailure(err: unknown, timedOut: boolean, timeoutMs: number): string {
-  if (timedOut) return `no answer within ${timeoutMs} ms`;
-  return err instanceof Error ? err.message : String(err);
 }
 
 function shorten(url: string): string {

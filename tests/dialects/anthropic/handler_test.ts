@@ -5,8 +5,9 @@ import { defaultConfig } from "../../../src/config.ts";
 import type { HandlerDeps } from "../../../src/core/backend.ts";
 import type { ChatEvent } from "../../../src/core/chat.ts";
 import { estimateInputTokens } from "../../../src/core/estimate.ts";
+import { MAX_BODY_BYTES } from "../../../src/core/http_body.ts";
 import { TokenCounter } from "../../../src/core/tokens.ts";
-import { MAX_BODY_BYTES, respondToMessages } from "../../../src/dialects/anthropic/handler.ts";
+import { respondToMessages } from "../../../src/dialects/anthropic/handler.ts";
 import { type ErrorKind, GatewayError } from "../../../src/errors.ts";
 import { silentLogger } from "../../../src/log.ts";
 import { createFakeBackend, FAKE_MODELS } from "../../fake_backend.ts";
@@ -217,7 +218,7 @@ Deno.test("POST /v1/messages reads URL images", async (t) => {
   });
   const base = `http://127.0.0.1:${images.addr.port}`;
   const backend = createFakeBackend();
-  await using gateway = startTestGateway({ backend });
+  await using gateway = startTestGateway({ backend, config: { imageUrlFetch: "all" } });
   const client = sdk(gateway.url);
   const withImage = (url: string) => ({
     ...HELLO,
@@ -247,7 +248,10 @@ Deno.test("POST /v1/messages reads URL images", async (t) => {
     const err = await client.messages.create(withImage(`${base}/missing.png`)).catch((e) => e);
     assert.ok(err instanceof Anthropic.BadRequestError);
     assert.equal(err.type, "invalid_request_error");
-    assert.equal(err.apiMessage, `Cannot fetch image "${base}/missing.png": HTTP 404`);
+    assert.equal(
+      err.apiMessage,
+      `Cannot fetch image "${base}/missing.png": the server answered 404`,
+    );
     assert.equal(backend.requests.length, sent, "the backend was not called");
   });
 });
@@ -378,7 +382,7 @@ Deno.test("Anthropic routes report errors in Anthropic's shape", async (t) => {
   const client = sdk(gateway.url);
 
   const badRequests: { name: string; body: unknown; message: RegExp }[] = [
-    { name: "bad JSON", body: "{nope", message: /^Invalid JSON body: / },
+    { name: "bad JSON", body: "{nope", message: /^Invalid request: the body is not valid JSON: / },
     {
       name: "a missing max_tokens",
       body: { model: MODEL, messages: HELLO.messages },

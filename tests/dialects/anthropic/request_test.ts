@@ -2,11 +2,8 @@ import assert from "node:assert/strict";
 import { defaultConfig } from "../../../src/config.ts";
 import { GatewayError } from "../../../src/errors.ts";
 import { Logger } from "../../../src/log.ts";
-import {
-  type ImageFetcher,
-  readBodyCapped,
-  toChatRequest,
-} from "../../../src/dialects/anthropic/request.ts";
+import type { ImageFetcher } from "../../../src/core/images.ts";
+import { toChatRequest } from "../../../src/dialects/anthropic/request.ts";
 import { parseCountTokensBody, parseMessagesBody } from "../../../src/dialects/anthropic/schema.ts";
 
 const PNG_BASE64 = btoa("\x89PNG fake bytes");
@@ -15,7 +12,7 @@ function options(fetchImage?: ImageFetcher) {
   const logs: string[] = [];
   return {
     logs,
-    config: defaultConfig(),
+    config: defaultConfig({ imageUrlFetch: "all" }),
     logger: new Logger({ level: "debug", write: (line) => logs.push(line) }),
     fetchImage,
   };
@@ -28,6 +25,21 @@ function body(extra: Record<string, unknown>) {
     messages: [{ role: "user", content: "Hi" }],
     ...extra,
   });
+}
+
+function imageMessage(source: Record<string, unknown>) {
+  return {
+    messages: [{ role: "user", content: [{ type: "image", source }, { type: "text", text: "?" }] }],
+  };
+}
+
+/** Checks that `err` is the 400 for the URL image of imageMessage, with `message` in it. */
+function assertImageRefused(err: unknown, url: string, message: RegExp): void {
+  assert.ok(err instanceof GatewayError);
+  assert.equal(err.kind, "invalid_request");
+  assert.ok(err.message.startsWith(`Cannot fetch image "${url}": `), err.message);
+  assert.match(err.message, message);
+  assert.equal(err.param, "messages.0.content.0.source.url");
 }
 
 Deno.test("toChatRequest converts system prompts, messages and tools", async (t) => {
@@ -222,10 +234,6 @@ Deno.test("toChatRequest maps thinking settings", async (t) => {
 });
 
 Deno.test("toChatRequest reads images", async (t) => {
-  const imageMessage = (source: Record<string, unknown>) => ({
-    messages: [{ role: "user", content: [{ type: "image", source }, { type: "text", text: "?" }] }],
-  });
-
   await t.step("a base64 image keeps its media type", async () => {
     const chat = await toChatRequest(
       body(imageMessage({ type: "base64", media_type: "image/webp", data: PNG_BASE64 })),
@@ -276,13 +284,13 @@ Deno.test("toChatRequest reads images", async (t) => {
       name: "an HTTP error status",
       url: "https://example.test/missing.png",
       response: () => new Response("nope", { status: 404 }),
-      message: /HTTP 404/,
+      message: /the server answered 404/,
     },
     {
       name: "a content type that is not an image",
       url: "https://example.test/page",
       response: () => new Response("<html>", { headers: { "content-type": "text/html" } }),
-      message: /expected an image content type, got "text\/html"/,
+      message: /content type "text\/html" is not an image/,
     },
     {
       name: "a body over the size cap",
@@ -304,11 +312,7 @@ Deno.test("toChatRequest reads images", async (t) => {
         ...options(fetcher),
         maxImageBytes: 16,
       }).then(() => undefined, (e: unknown) => e);
-      assert.ok(err instanceof GatewayError);
-      assert.equal(err.kind, "invalid_request");
-      assert.ok(err.message.startsWith(`Cannot fetch image "${c.url}": `), err.message);
-      assert.match(err.message, c.message);
-      assert.equal(err.param, "messages.0.content.0.source.url");
+      assertImageRefused(err, c.url, c.message);
     });
   }
 
@@ -324,6 +328,62 @@ Deno.test("toChatRequest reads images", async (t) => {
       }),
       (err: unknown) => err instanceof GatewayError && /no answer within 1 ms/.test(err.message),
     );
+  });
+});
+
+Deno.test("toChatRequest fetches URL images only as IMAGE_URL_FETCH allows", async (t) => {
+  const policies: { name: string; policy: "public" | "off"; url: string; message: RegExp }[] = [
+    {
+      name: "off refuses every URL and says how to enable them",
+      policy: "off",
+      url: "https://example.test/a.png",
+      message: /image URL fetching is off: .*set IMAGE_URL_FETCH=public to enable it$/,
+    },
+    {
+      name: "public refuses a loopback address",
+      policy: "public",
+      url: "http://127.0.0.1:9/a.png",
+      message: /host "127\.0\.0\.1" is not public: it is a loopback address/,
+    },
+    {
+      name: "public refuses localhost",
+      policy: "public",
+      url: "http://localhost/a.png",
+      message: /host "localhost" is not public: it is a local name/,
+    },
+  ];
+  for (const c of policies) {
+    await t.step(c.name, async () => {
+      let fetched = false;
+      const fetcher: ImageFetcher = () => {
+        fetched = true;
+        return Promise.resolve(new Response("img", { headers: { "content-type": "image/png" } }));
+      };
+      const err = await toChatRequest(body(imageMessage({ type: "url", url: c.url })), {
+        ...options(fetcher),
+        config: defaultConfig({ imageUrlFetch: c.policy }),
+      }).then(() => undefined, (e: unknown) => e);
+      assertImageRefused(err, c.url, c.message);
+      assert.equal(fetched, false, "the fetcher was not called");
+    });
+  }
+
+  await t.step("off still reads data URLs", async () => {
+    const chat = await toChatRequest(
+      body(imageMessage({ type: "url", url: `data:image/gif;base64,${PNG_BASE64}` })),
+      { ...options(), config: defaultConfig({ imageUrlFetch: "off" }) },
+    );
+    assert.deepEqual(chat.messages[0]?.images, [{ mediaType: "image/gif", data: PNG_BASE64 }]);
+  });
+
+  await t.step("a data URL that is not an image is a 400 naming the field", async () => {
+    const err = await toChatRequest(
+      body(imageMessage({ type: "url", url: "data:text/plain;base64,AAAA" })),
+      options(),
+    ).then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof GatewayError);
+    assert.match(err.message, /^Cannot read image ".*": media type "text\/plain" is not an image$/);
+    assert.equal(err.param, "messages.0.content.0.source.url");
   });
 });
 
@@ -394,35 +454,5 @@ Deno.test("the body schemas name the failing field", async (t) => {
   await t.step("count_tokens bodies need no max_tokens and keep unknown fields", () => {
     const parsed = parseCountTokensBody({ model: "m", messages: base.messages, extra: 1 });
     assert.equal(parsed.model, "m");
-  });
-});
-
-Deno.test("readBodyCapped refuses bodies over the cap", async (t) => {
-  const bodyOf = (bytes: number, onCancel?: () => void) =>
-    new ReadableStream<Uint8Array>({
-      start(controller) {
-        controller.enqueue(new Uint8Array(bytes));
-        controller.close();
-      },
-      cancel: onCancel,
-    });
-
-  await t.step("a body within the cap is read whole", async () => {
-    const bytes = await readBodyCapped(new Response(bodyOf(10)), 10);
-    assert.equal(bytes?.byteLength, 10);
-  });
-
-  await t.step("a body that grows past the cap is cut off", async () => {
-    const req = new Request("http://127.0.0.1/", { method: "POST", body: bodyOf(11) });
-    assert.equal(await readBodyCapped(req, 10), undefined);
-  });
-
-  await t.step("a declared length over the cap is refused before reading", async () => {
-    let cancelled = false;
-    const res = new Response(bodyOf(1, () => cancelled = true), {
-      headers: { "content-length": "11" },
-    });
-    assert.equal(await readBodyCapped(res, 10), undefined);
-    assert.ok(cancelled);
   });
 });

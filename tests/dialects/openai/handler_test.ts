@@ -55,7 +55,7 @@ async function expectApiError(
 }
 
 function setup(backend: FakeBackend = createFakeBackend()) {
-  const gateway = startTestGateway({ backend });
+  const gateway = startTestGateway({ backend, config: { imageUrlFetch: "all" } });
   return { backend, gateway, client: clientFor(gateway) };
 }
 

@@ -1,16 +1,12 @@
 import assert from "node:assert/strict";
 import { defaultConfig } from "../../../src/config.ts";
-import type { ChatImage, ChatRequest } from "../../../src/core/chat.ts";
-import {
-  fetchImage,
-  type ImageFetcher,
-  parseDataUrl,
-  toChatRequest,
-} from "../../../src/dialects/openai/request.ts";
+import type { ChatRequest } from "../../../src/core/chat.ts";
+import type { ImageFetcher } from "../../../src/core/images.ts";
+import { toChatRequest } from "../../../src/dialects/openai/request.ts";
 import { parseChatCompletionsBody } from "../../../src/dialects/openai/schema.ts";
 import { GatewayError } from "../../../src/errors.ts";
 
-const CONFIG = defaultConfig();
+const CONFIG = defaultConfig({ imageUrlFetch: "all" });
 const PNG_BASE64 = "iVBORw0KGgo=";
 
 function convert(
@@ -261,7 +257,8 @@ Deno.test("toChatRequest reads images from data URLs and fetched URLs", async (t
     const seen: string[] = [];
     const fetcher: ImageFetcher = (url) => {
       seen.push(url);
-      return Promise.resolve({ mediaType: "image/gif", data: "R0lGOA==" });
+      const gif = Uint8Array.from(atob("R0lGOA=="), (c) => c.charCodeAt(0));
+      return Promise.resolve(new Response(gif, { headers: { "content-type": "image/gif" } }));
     };
     const chat = await convert({
       messages: [{
@@ -314,95 +311,62 @@ Deno.test("toChatRequest reads images from data URLs and fetched URLs", async (t
   });
 });
 
-Deno.test("parseDataUrl decodes data URLs", async (t) => {
-  const cases: { name: string; url: string; image?: ChatImage; error?: RegExp }[] = [
+Deno.test("toChatRequest fetches image URLs only as IMAGE_URL_FETCH allows", async (t) => {
+  const cases: { name: string; policy: "public" | "off"; url: string; message: RegExp }[] = [
     {
-      name: "base64 png",
-      url: `data:image/png;base64,${PNG_BASE64}`,
-      image: { mediaType: "image/png", data: PNG_BASE64 },
+      name: "off refuses the URL and says how to enable it",
+      policy: "off",
+      url: "https://example.test/cat.png",
+      message: /^Cannot fetch image ".*": image URL fetching is off: .*IMAGE_URL_FETCH=public/,
     },
     {
-      name: "no media type defaults to jpeg",
-      url: "data:;base64,AAAA",
-      image: { mediaType: "image/jpeg", data: "AAAA" },
+      name: "public refuses a private address",
+      policy: "public",
+      url: "http://192.168.1.10/cat.png",
+      message: /^Cannot fetch image ".*": host "192\.168\.1\.10" is not public: it is a private/,
     },
     {
-      name: "percent-encoded data",
-      url: "data:image/svg+xml,%3Csvg%2F%3E",
-      image: { mediaType: "image/svg+xml", data: btoa("<svg/>") },
+      name: "public refuses an IPv6 loopback address",
+      policy: "public",
+      url: "http://[::1]:8080/cat.png",
+      message: /host "\[::1\]" is not public: it is a loopback address/,
     },
-    { name: "empty data is dropped", url: "data:image/png;base64,", image: undefined },
-    {
-      name: "non-image media type",
-      url: "data:text/plain;base64,AAAA",
-      error: /"text\/plain" is not an image/,
-    },
-    { name: "no comma", url: "data:image/png;base64", error: /comma/ },
-    { name: "bad base64", url: "data:image/png;base64,@@@", error: /not valid base64/ },
   ];
   for (const c of cases) {
-    await t.step(c.name, () => {
-      if (c.error) assert.throws(() => parseDataUrl(c.url), c.error);
-      else assert.deepEqual(parseDataUrl(c.url), c.image);
-    });
-  }
-});
-
-Deno.test("fetchImage checks status, type, size and time", async (t) => {
-  const hang = Promise.withResolvers<void>();
-  await using server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
-    async (req) => {
-      const path = new URL(req.url).pathname;
-      if (path === "/ok.png") {
-        return new Response(new Uint8Array([1, 2, 3]), {
-          headers: { "content-type": "image/png; q=1" },
-        });
-      }
-      if (path === "/page") {
-        return new Response("<html>", {
-          headers: { "content-type": "text/html" },
-        });
-      }
-      if (path === "/big") {
-        return new Response(new Uint8Array(64), { headers: { "content-type": "image/png" } });
-      }
-      if (path === "/slow") {
-        await hang.promise;
-        return new Response("late");
-      }
-      return new Response("missing", { status: 404 });
-    },
-  );
-  const base = `http://127.0.0.1:${server.addr.port}`;
-  const signal = new AbortController().signal;
-
-  await t.step("an image answer becomes base64 with its media type", async () => {
-    assert.deepEqual(await fetchImage(`${base}/ok.png`, signal), {
-      mediaType: "image/png",
-      data: "AQID",
-    });
-  });
-  const failures: { name: string; path: string; options?: object; error: RegExp }[] = [
-    { name: "a 404 fails", path: "/nope", error: /: the server answered 404$/ },
-    { name: "a non-image type fails", path: "/page", error: /"text\/html" is not an image/ },
-    {
-      name: "a body above the cap fails",
-      path: "/big",
-      options: { maxBytes: 16 },
-      error: /larger than 16 bytes/,
-    },
-    {
-      name: "no answer in time fails",
-      path: "/slow",
-      options: { timeoutMs: 50 },
-      error: /no answer within 50 ms/,
-    },
-  ];
-  for (const c of failures) {
     await t.step(c.name, async () => {
-      await assert.rejects(fetchImage(`${base}${c.path}`, signal, c.options), c.error);
+      let fetched = false;
+      const fetcher: ImageFetcher = () => {
+        fetched = true;
+        return Promise.resolve(new Response("x", { headers: { "content-type": "image/png" } }));
+      };
+      const parsed = parseChatCompletionsBody({
+        model: "claude-sonnet-4.5",
+        messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: c.url } }] }],
+      });
+      await rejectsWith(
+        toChatRequest(parsed, {
+          config: defaultConfig({ imageUrlFetch: c.policy }),
+          fetchImage: fetcher,
+        }),
+        {
+          kind: "invalid_request",
+          param: "messages.0.content.0.image_url.url",
+          message: c.message,
+        },
+      );
+      assert.equal(fetched, false, "the fetcher was not called");
     });
   }
-  hang.resolve();
+
+  await t.step("off still reads data URLs", async () => {
+    const parsed = parseChatCompletionsBody({
+      model: "claude-sonnet-4.5",
+      messages: [{
+        role: "user",
+        content: [{ type: "image_url", image_url: { url: `data:image/png;base64,${PNG_BASE64}` } }],
+      }],
+    });
+    const chat = await toChatRequest(parsed, { config: defaultConfig({ imageUrlFetch: "off" }) });
+    assert.deepEqual(chat.messages[0]?.images, [{ mediaType: "image/png", data: PNG_BASE64 }]);
+  });
 });
