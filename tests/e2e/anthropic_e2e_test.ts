@@ -205,3 +205,44 @@ Deno.test("Anthropic SDK: a client that leaves mid-stream cancels the Kiro call"
   await stream.done().catch(() => {});
   await within(reply!.cancelled, 5000, "the upstream cancellation");
 });
+
+Deno.test("Anthropic SDK: an MCP tool name over 64 characters round-trips unchanged", async () => {
+  await using gw = await startE2eGateway({ fakeReasoning: false });
+  const longName = `mcp__github_enterprise__${"create_or_update_file_contents_".repeat(3)}`;
+  const tools = [{ ...TOOLS[0]!, name: longName }];
+  const client = anthropic(gw.url);
+  gw.kiro.replay({ frames: [textFrame("ok"), contextUsageFrame(0.5)] });
+  await client.messages.create({
+    model: "claude-sonnet-4.5",
+    max_tokens: 10,
+    tools,
+    messages: [{ role: "user", content: "Hi" }],
+  });
+  const first = (await gw.kiro.nextRequest(GENERATE_PATH)).body as {
+    conversationState: {
+      currentMessage: {
+        userInputMessage: {
+          userInputMessageContext: { tools: { toolSpecification: { name: string } }[] };
+        };
+      };
+    };
+  };
+  const alias = first.conversationState.currentMessage.userInputMessage.userInputMessageContext
+    .tools[0]!.toolSpecification.name;
+  assert.ok(alias.length <= 64 && /^[A-Za-z0-9_-]+$/.test(alias), alias);
+
+  gw.kiro.replay({
+    frames: [...toolFrames("tooluse_L1", alias, ['{"city": "Bergen"}']), contextUsageFrame(0.5)],
+  });
+  const message = await within(
+    client.messages.stream({
+      model: "claude-sonnet-4.5",
+      max_tokens: 10,
+      tools,
+      messages: [{ role: "user", content: "Hi" }],
+    }).finalMessage(),
+  );
+  const tool = message.content[0] as Anthropic.ToolUseBlock;
+  assert.equal(tool.name, longName);
+  assert.deepEqual(tool.input, { city: "Bergen" });
+});
