@@ -2,25 +2,27 @@
  * Start-up: configuration, credentials, the Deno.serve listener and graceful shutdown. This is
  * the one module that exits the process.
  */
-import { createTokenSource, CredentialsError } from "./auth/token_source.ts";
+import { createGateway } from "./app.ts";
+import { CredentialsError } from "./auth/token_source.ts";
 import {
   type CliCommand,
   type Config,
   ConfigError,
-  ENV_VARS,
   HELP_TEXT,
   loadConfig,
   parseCli,
   VERSION,
 } from "./config.ts";
-import { TokenCounter } from "./core/tokens.ts";
-import { TruncationStore } from "./core/truncation.ts";
-import { KiroBackend } from "./kiro/backend.ts";
-import { KiroClient } from "./kiro/client.ts";
-import { machineFingerprint } from "./kiro/endpoints.ts";
-import { ModelCatalog } from "./kiro/models.ts";
+import { DebugRecorder } from "./debug_capture.ts";
+import { demoConfig, type DemoUpstream, startDemoUpstream } from "./demo.ts";
+import { formatFinding, runDoctor } from "./doctor.ts";
+import {
+  deniedPathLines,
+  describePermissions,
+  EXTRA_FLAGS_VAR,
+  gatewayPaths,
+} from "./permissions.ts";
 import { Logger } from "./log.ts";
-import { createHandler } from "./server.ts";
 
 /** How long shutdown waits for open requests before the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -28,18 +30,33 @@ const SHUTDOWN_GRACE_MS = 10_000;
 /** Exit code for bad configuration or missing credentials. */
 const EXIT_CONFIG = 2;
 
-/** Turns a permission error into one line that names the flag to add. */
-export function permissionHint(err: unknown): string | undefined {
+/** Turns a permission error into one line that names the flag to add, or undefined. */
+export function permissionHint(
+  err: unknown,
+  standalone = Deno.build.standalone,
+): string | undefined {
   if (!(err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied)) {
     return undefined;
   }
   const match = err.message.match(/Requires (\w+) access to "?([^",]+)"?/);
   if (!match) return `Permission denied: ${err.message}`;
   const [, kind, target] = match;
-  const flag = kind === "read" || kind === "write" || kind === "net" || kind === "env"
+  const flag = kind === "read" || kind === "write" || kind === "net" || kind === "env" ||
+      kind === "sys"
     ? `--allow-${kind}=${target}`
     : `--allow-${kind}`;
-  return `Permission denied: the gateway may not ${kind} "${target}": add ${flag} to the command (or its task in deno.json)`;
+  const how = standalone
+    ? "the prebuilt binary's permissions are fixed: run from source with that flag"
+    : `for example ${EXTRA_FLAGS_VAR}="${flag}" deno task start`;
+  return `Permission denied: the gateway may not ${kind} "${target}": add ${flag} (${how})`;
+}
+
+function homeDir(): string | undefined {
+  try {
+    return Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE");
+  } catch {
+    return undefined;
+  }
 }
 
 function readTextFileIfExists(path: string): string | undefined {
@@ -51,34 +68,41 @@ function readTextFileIfExists(path: string): string | undefined {
   }
 }
 
+/** Writes plain lines for the user (help, doctor, start-up failures), outside the logger. */
+function printLines(lines: string[], out: { writeSync(p: Uint8Array): number }): void {
+  const bytes = new TextEncoder().encode(lines.map((line) => `${line}\n`).join(""));
+  for (let at = 0; at < bytes.byteLength;) at += out.writeSync(bytes.subarray(at));
+}
+
 function fail(lines: string[]): never {
-  for (const line of lines) console.error(line);
+  printLines(lines, Deno.stderr);
   Deno.exit(EXIT_CONFIG);
 }
 
-async function serve(cli: CliCommand, config: Readonly<Config>): Promise<void> {
-  const logger = new Logger({ level: config.logLevel, format: config.logFormat });
-  const tokens = await createTokenSource(config, { logger });
-  const fingerprint = machineFingerprint();
-  const client = new KiroClient({ config, tokens, logger, fingerprint });
-  const models = new ModelCatalog({ config, logger, fetchAccess: () => tokens.getAccess() });
-  const backend = new KiroBackend({
-    config,
-    client,
-    models,
-    counter: new TokenCounter(),
-    truncation: new TruncationStore(),
+async function serve(loaded: Readonly<Config>): Promise<void> {
+  const logger = new Logger({ level: loaded.logLevel, format: loaded.logFormat });
+  const paths = gatewayPaths(loaded, { homeDir: homeDir(), platform: Deno.build.os });
+  logger.info(describePermissions(paths));
+  let demo: DemoUpstream | undefined;
+  let config = loaded;
+  if (loaded.demo) {
+    demo = startDemoUpstream({ logger });
+    config = demoConfig(loaded, demo.url);
+    logger.warn("Demo mode: replies are scripted by a built-in upstream, not Kiro (--demo)");
+  }
+  const gateway = await createGateway(config, {
     logger,
-  });
-  const startedAt = Date.now();
-  const handler = createHandler({
-    config,
-    logger,
-    backend,
-    now: () => Date.now(),
-    randomHex: (bytes) => toHex(crypto.getRandomValues(new Uint8Array(bytes))),
-    startedAt,
-    credentials: { status: () => ({ ...tokens.status() }) },
+    homeDir: homeDir(),
+    deps: {
+      debug: new DebugRecorder({
+        mode: config.debugMode,
+        dir: config.debugDir,
+        keep: config.debugKeep,
+        logger,
+        now: () => Date.now(),
+        secrets: () => [config.proxyApiKey, config.refreshToken],
+      }),
+    },
   });
   const server = Deno.serve({
     hostname: config.host,
@@ -93,14 +117,14 @@ async function serve(cli: CliCommand, config: Readonly<Config>): Promise<void> {
         );
       }
     },
-  }, handler);
-  void cli;
+  }, gateway.handler);
   const shutdown = () => {
     logger.info("Shutting down");
     const timer = setTimeout(() => Deno.exit(0), SHUTDOWN_GRACE_MS);
     server.shutdown().finally(() => {
       clearTimeout(timer);
-      client.close();
+      gateway.close();
+      void demo?.[Symbol.asyncDispose]();
     });
   };
   Deno.addSignalListener("SIGINT", shutdown);
@@ -108,17 +132,13 @@ async function serve(cli: CliCommand, config: Readonly<Config>): Promise<void> {
   await server.finished;
 }
 
-function toHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 async function main(args: string[]): Promise<void> {
   let cli: CliCommand;
   let config: Readonly<Config>;
   try {
     cli = parseCli(args);
-    if (cli.command === "help") return console.log(HELP_TEXT);
-    if (cli.command === "version") return console.log(`kiro-gateway ${VERSION}`);
+    if (cli.command === "help") return printLines([HELP_TEXT], Deno.stdout);
+    if (cli.command === "version") return printLines([`kiro-gateway ${VERSION}`], Deno.stdout);
     config = loadConfig(cli, {
       getEnv: (name) => Deno.env.get(name),
       readTextFile: readTextFileIfExists,
@@ -129,18 +149,35 @@ async function main(args: string[]): Promise<void> {
     if (hint) fail([hint]);
     throw err;
   }
+  const denied = deniedPathLines(
+    gatewayPaths(config, { homeDir: homeDir(), platform: Deno.build.os }),
+  );
+  if (denied.length > 0) fail(denied);
+  if (cli.command === "doctor") return await doctor(config);
   try {
-    await serve(cli, config);
+    await serve(config);
   } catch (err) {
     if (err instanceof CredentialsError) fail(err.lines);
     const hint = permissionHint(err);
     if (hint) fail([hint]);
     if (err instanceof Deno.errors.AddrInUse) {
-      fail([`Cannot listen on ${config.host}:${config.port}: the port is in use; pick another with --port`]);
+      fail([
+        `Cannot listen on ${config.host}:${config.port}: the port is in use; pick another with --port`,
+      ]);
     }
     throw err;
   }
 }
 
-void ENV_VARS;
+/** Prints the doctor's findings and exits 0 when none failed, 1 otherwise. */
+async function doctor(config: Readonly<Config>): Promise<void> {
+  const findings = await runDoctor(config, {
+    homeDir: homeDir(),
+    platform: Deno.build.os,
+    now: () => Date.now(),
+  });
+  printLines(findings.map(formatFinding), Deno.stdout);
+  Deno.exit(findings.some((f) => f.level === "fail") ? 1 : 0);
+}
+
 if (import.meta.main) await main(Deno.args);

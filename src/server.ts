@@ -14,6 +14,8 @@ import {
   handleMessages,
 } from "./dialects/anthropic/handler.ts";
 import { handleChatCompletions, handleOpenAiModels } from "./dialects/openai/handler.ts";
+import { CAPTURED_PATHS, type DebugRecorder } from "./debug_capture.ts";
+import { factFields, observeBackend, type RequestFacts } from "./request_facts.ts";
 
 /** Credential state shown by /health, without secrets. */
 export interface HealthCredentials {
@@ -25,6 +27,8 @@ export interface ServerDeps extends HandlerDeps {
   /** When the process started, in epoch milliseconds. */
   startedAt: number;
   credentials?: HealthCredentials;
+  /** Captures chat requests to DEBUG_DIR when DEBUG_MODE asks for it. */
+  debug?: DebugRecorder;
 }
 
 type Dialect = "openai" | "anthropic";
@@ -122,9 +126,13 @@ export function createHandler(deps: ServerDeps): (req: Request) => Promise<Respo
     const logger = deps.logger.child({ requestId });
     const route = routes.get(path);
     const dialect = route?.dialect ?? dialectFor(path, req);
+    const facts: RequestFacts = {};
+    const capture = deps.debug?.begin(requestId, path);
+    const backend = observeBackend(deps.backend, facts, { logger, capture });
     let response: Response;
     try {
-      response = await route_(req, path, route, { ...deps, logger });
+      const request = capture ? capture.tapRequest(req) : req;
+      response = await route_(request, path, route, { ...deps, logger, backend });
     } catch (err) {
       const gatewayError = toGatewayError(err);
       if (gatewayError.kind === "internal") {
@@ -133,18 +141,87 @@ export function createHandler(deps: ServerDeps): (req: Request) => Promise<Respo
         });
       }
       response = errorResponse(dialect, gatewayError);
+      capture?.recordError(response.status, gatewayError.message);
     }
     for (const [name, value] of Object.entries(CORS_HEADERS)) response.headers.set(name, value);
     response.headers.set("x-request-id", requestId);
     if (dialect === "anthropic") response.headers.set("request-id", requestId);
-    logger.info("request", {
-      method: req.method,
-      path,
-      status: response.status,
-      durationMs: deps.now() - startedAt,
+    const status = response.status;
+    const finish = async () => {
+      logger.info("request", {
+        method: req.method,
+        path,
+        status,
+        durationMs: deps.now() - startedAt,
+        ...factFields(facts, startedAt),
+      });
+      await capture?.finish({ status, streamError: facts.streamError?.message });
+    };
+    if (!CAPTURED_PATHS.has(path) || response.body === null) {
+      await finish();
+      return response;
+    }
+    const body = observeBody(response.body, {
+      onChunk(chunk) {
+        facts.firstByteAt ??= deps.now();
+        capture?.recordClientChunk(chunk);
+      },
+      onEnd: finish,
     });
-    return response;
+    return new Response(body, {
+      status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
   };
+}
+
+/** Callbacks of observeBody. */
+interface BodyObserver {
+  /** Called with each chunk just before it is handed to the client. */
+  onChunk(chunk: Uint8Array): void;
+  /** Called once when the body ends, fails or is cancelled; the body closes after it settles. */
+  onEnd(): Promise<void>;
+}
+
+/**
+ * Forwards a response body chunk by chunk, reading only when the client reads, so the time
+ * of the first chunk is when it is sent. Cancelling the result cancels the source.
+ */
+function observeBody(
+  source: ReadableStream<Uint8Array>,
+  observer: BodyObserver,
+): ReadableStream<Uint8Array> {
+  const reader = source.getReader();
+  let ended = false;
+  const end = () => {
+    if (ended) return Promise.resolve();
+    ended = true;
+    return observer.onEnd();
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        result = await reader.read();
+      } catch (err) {
+        await end();
+        controller.error(err);
+        return;
+      }
+      if (result.done) {
+        await end();
+        controller.close();
+        return;
+      }
+      observer.onChunk(result.value);
+      controller.enqueue(result.value);
+    },
+    async cancel(reason) {
+      await reader.cancel(reason).catch(() => {});
+      await end();
+    },
+  }, { highWaterMark: 0 });
 }
 
 async function route_(

@@ -15,6 +15,20 @@ export interface ModelInfo {
   maxOutputTokens?: number;
 }
 
+/** Receives what a backend sent upstream and the bytes it got back, for debug capture. */
+export interface UpstreamRecorder {
+  /** The request body sent upstream (the last attempt wins). */
+  recordKiroRequest(body: string): void;
+  /** Upstream response bytes, as they arrive. */
+  recordUpstreamChunk(chunk: Uint8Array): void;
+}
+
+/** Optional per-request extras the server passes to send(): the request's logger and capture. */
+export interface SendContext {
+  logger?: import("../log.ts").Logger;
+  capture?: UpstreamRecorder;
+}
+
 /** Sends neutral chat requests upstream and lists models. */
 export interface ChatBackend {
   /**
@@ -22,9 +36,13 @@ export interface ChatBackend {
    * stream of events that never errors: a failure after that point arrives as one `error`
    * event and ends the stream. Rejects with a GatewayError before that point (bad request,
    * upstream status, timeouts after retries). Aborting `signal` cancels the upstream call;
-   * cancelling the returned stream does the same.
+   * cancelling the returned stream does the same. `context` is optional and only observes.
    */
-  send(chat: ChatRequest, signal: AbortSignal): Promise<ReadableStream<ChatEvent>>;
+  send(
+    chat: ChatRequest,
+    signal: AbortSignal,
+    context?: SendContext,
+  ): Promise<ReadableStream<ChatEvent>>;
   /** Estimates the input tokens of `chat` locally (count_tokens and message_start agree). */
   countInputTokens(chat: ChatRequest): number;
   /** Lists the models clients may use. */

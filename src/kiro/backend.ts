@@ -4,7 +4,7 @@
  * bytes → frames → Kiro events → chat events → thinking split.
  */
 import type { Config } from "../config.ts";
-import type { ChatBackend, ModelInfo } from "../core/backend.ts";
+import type { ChatBackend, ModelInfo, SendContext } from "../core/backend.ts";
 import type { ChatEvent, ChatRequest } from "../core/chat.ts";
 import { estimateInputTokens } from "../core/estimate.ts";
 import { ReplyEventStream } from "../core/reply.ts";
@@ -42,8 +42,14 @@ export class KiroBackend implements ChatBackend {
   }
 
   /** Sends `chat` to Kiro; see ChatBackend.send for the contract. */
-  async send(chat: ChatRequest, signal: AbortSignal): Promise<ReadableStream<ChatEvent>> {
-    const { config, client, models, counter, truncation, logger } = this.#options;
+  async send(
+    chat: ChatRequest,
+    signal: AbortSignal,
+    context: SendContext = {},
+  ): Promise<ReadableStream<ChatEvent>> {
+    const { config, client, models, counter, truncation } = this.#options;
+    const logger = context.logger ?? this.#options.logger;
+    const capture = context.capture;
     void models.load(); // refreshes the live list in the background; never rejects
     const model = models.resolve(chat.model);
     // Notices are one-shot, so they are taken once here, not once per upstream attempt.
@@ -70,13 +76,25 @@ export class KiroBackend implements ChatBackend {
         }
         assertValidPayload(guarded.payload);
         lastPayload = guarded.payload;
-        return JSON.stringify(guarded.payload);
+        const json = JSON.stringify(guarded.payload);
+        capture?.recordKiroRequest(json);
+        return json;
       },
       modelId: model.modelId,
       likelyCause: () =>
         lastPayload === undefined ? undefined : describeLikelyCause(lastPayload as never),
     }, signal);
-    const events = body
+    const upstream = capture
+      ? body.pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          transform(chunk, controller) {
+            capture.recordUpstreamChunk(chunk);
+            controller.enqueue(chunk);
+          },
+        }),
+      )
+      : body;
+    const events = upstream
       .pipeThrough(new FrameDecoderStream())
       .pipeThrough(new KiroEventStream({ logger }))
       .pipeThrough(
