@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- the logger is the one module that writes to the console
 /**
  * The only module that writes to the console. A Logger is created once in main.ts and passed
  * to everything else through deps; child loggers carry fields such as the request id.
