@@ -2,6 +2,7 @@
  * The shared vocabulary of the auth modules: what a credential source yields, how expiry
  * timestamps are read and written back in their source's own style, and the start-up error.
  */
+import { dirname } from "node:path";
 
 /** How a login is refreshed (spec §5.4). */
 export type AuthType = "kiro_desktop" | "aws_sso_oidc";
@@ -101,6 +102,18 @@ export function isPermissionError(err: unknown): boolean {
 /** The start-up line that names the flags to add when a credential path may not be read. */
 export function permissionLine(path: string, folder: string): string {
   return `Cannot read "${path}": add --allow-read=${path} (and --allow-write=${folder} for token write-back)`;
+}
+
+/**
+ * Turns a failure to open a credential file into a CredentialsError line: the flags to add
+ * when permission is missing, "file not found", or the failure's own message.
+ */
+export function credentialAccessError(path: string, label: string, err: unknown): CredentialsError {
+  if (isPermissionError(err)) {
+    return new CredentialsError([permissionLine(path, dirname(path))], { cause: err });
+  }
+  const detail = err instanceof Deno.errors.NotFound ? "file not found" : (err as Error).message;
+  return new CredentialsError([`Cannot read ${label} "${path}": ${detail}`], { cause: err });
 }
 
 /** Returns the string at `key` of a JSON object, or undefined when it is absent or not text. */

@@ -5,6 +5,7 @@
 import { dirname, join } from "node:path";
 import type { Logger } from "../log.ts";
 import {
+  credentialAccessError,
   CredentialsError,
   type CredentialSnapshot,
   isPermissionError,
@@ -169,16 +170,6 @@ export async function readCredentialText(path: string, label: string): Promise<s
   try {
     return await Deno.readTextFile(path);
   } catch (err) {
-    if (isPermissionError(err)) {
-      throw new CredentialsError([permissionLine(path, dirname(path))], { cause: err });
-    }
-    if (err instanceof Deno.errors.NotFound) {
-      throw new CredentialsError([`Cannot read ${label} "${path}": file not found`], {
-        cause: err,
-      });
-    }
-    throw new CredentialsError([`Cannot read ${label} "${path}": ${(err as Error).message}`], {
-      cause: err,
-    });
+    throw credentialAccessError(path, label, err);
   }
 }

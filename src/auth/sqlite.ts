@@ -2,17 +2,15 @@
  * The kiro-cli (and older Amazon Q CLI) database through node:sqlite (spec §5.3, §5.11): the
  * token row, the device registration, the selected profile, and the token write-back.
  */
-import { dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import {
+  credentialAccessError,
   CredentialsError,
   type CredentialSnapshot,
   formatExpiry,
-  isPermissionError,
   isRegion,
   parseExpiry,
   parseJsonObject,
-  permissionLine,
   stringField,
 } from "./credentials.ts";
 
@@ -55,7 +53,7 @@ export function readCliDatabase(path: string, label: string): CliDatabaseLogin {
     Deno.statSync(path); // opening a missing path would create it
     db = new DatabaseSync(path, { readOnly: true, timeout: BUSY_TIMEOUT_MS });
   } catch (err) {
-    throw openError(path, label, err);
+    throw credentialAccessError(path, label, err);
   }
   try {
     let found: { key: string; value: Record<string, unknown> } | undefined;
@@ -104,20 +102,6 @@ export function readCliDatabase(path: string, label: string): CliDatabaseLogin {
   } finally {
     db.close();
   }
-}
-
-function openError(path: string, label: string, err: unknown): CredentialsError {
-  if (isPermissionError(err)) {
-    return new CredentialsError([permissionLine(path, dirname(path))], { cause: err });
-  }
-  if (err instanceof Deno.errors.NotFound) {
-    return new CredentialsError([`Cannot read ${label} "${path}": file not found`], {
-      cause: err,
-    });
-  }
-  return new CredentialsError([`Cannot open ${label} "${path}": ${(err as Error).message}`], {
-    cause: err,
-  });
 }
 
 /** Reads a JSON object value; a missing row or invalid JSON gives undefined. */
