@@ -132,7 +132,7 @@ export function createHandler(deps: ServerDeps): (req: Request) => Promise<Respo
     let response: Response;
     try {
       const request = capture ? capture.tapRequest(req) : req;
-      response = await route_(request, path, route, { ...deps, logger, backend });
+      response = await dispatch(request, path, route, { ...deps, logger, backend });
     } catch (err) {
       const gatewayError = toGatewayError(err);
       if (gatewayError.kind === "internal") {
@@ -224,7 +224,7 @@ function observeBody(
   }, { highWaterMark: 0 });
 }
 
-async function route_(
+async function dispatch(
   req: Request,
   path: string,
   route: Route | undefined,
