@@ -25,16 +25,17 @@ export class SseEncoderStream extends TransformStream<SseMessage, Uint8Array> {
 
 /** Formats one message as SSE text, ending with the blank line that dispatches it. */
 export function formatSseMessage(message: SseMessage): string {
-  const lines: string[] = [];
+  let head = "";
   if (message.event !== undefined) {
     if (LINE_BREAK.test(message.event)) {
       throw new Error(`Cannot encode SSE event name: ${JSON.stringify(message.event)}`);
     }
-    lines.push(`event: ${message.event}\n`);
+    head = `event: ${message.event}\n`;
   }
-  for (const line of message.data.split(LINE_BREAK)) lines.push(`data: ${line}\n`);
-  lines.push("\n");
-  return lines.join("");
+  // JSON text never holds a raw line break, so nearly every message is one data line.
+  if (!LINE_BREAK.test(message.data)) return `${head}data: ${message.data}\n\n`;
+  const lines = message.data.split(LINE_BREAK).map((line) => `data: ${line}\n`);
+  return `${head}${lines.join("")}\n`;
 }
 
 /** Encodes an SSE comment (`: text`), which clients ignore; used as a keep-alive. */

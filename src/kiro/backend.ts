@@ -94,7 +94,11 @@ export class KiroBackend implements ChatBackend {
         }),
       )
       : body;
-    const events = upstream
+    // A disabled split would pass everything through, so it is left out of the pipe (every
+    // stage costs microseconds per event); without it the reply's visible text is the text to
+    // remember, so ReplyEventStream remembers it and TruncatedTextStream is left out too.
+    const split = config.fakeReasoning && chat.thinking.enabled;
+    const replyEvents = upstream
       .pipeThrough(new FrameDecoderStream())
       .pipeThrough(new KiroEventStream({ logger }))
       .pipeThrough(
@@ -103,20 +107,24 @@ export class KiroBackend implements ChatBackend {
           counter,
           estimatedInputTokens,
           toolNames,
-          // Text is remembered after the thinking split, below; tools are remembered here.
           truncation: config.truncationRecovery
-            ? { rememberTool: (id, info) => truncation.rememberTool(id, info), rememberText() {} }
+            ? {
+              rememberTool: (id, info) => truncation.rememberTool(id, info),
+              rememberText: split ? () => {} : (text) => truncation.rememberText(text),
+            }
             : undefined,
           logger,
         }),
-      )
-      .pipeThrough(
-        new ThinkingSplitStream({
-          enabled: config.fakeReasoning && chat.thinking.enabled,
-          handling: config.fakeReasoningHandling,
-          initialBufferSize: config.fakeReasoningInitialBufferSize,
-        }),
       );
+    if (!split) return catchStreamErrors(replyEvents);
+    const events = replyEvents.pipeThrough(
+      new ThinkingSplitStream({
+        enabled: true,
+        handling: config.fakeReasoningHandling,
+        initialBufferSize: config.fakeReasoningInitialBufferSize,
+      }),
+    );
+    // Text is remembered after the thinking split, so it matches what the client saw.
     const remembered = config.truncationRecovery
       ? events.pipeThrough(new TruncatedTextStream((text) => truncation.rememberText(text)))
       : events;

@@ -146,9 +146,9 @@ export class KiroClient {
         const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
         return { kind: "status", status: response.status, text, retryAfterMs };
       }
-      const reader = response.body!.getReader();
+      const reader = new BodyReader(response.body!);
       const first = await reader.read();
-      return { kind: "first_byte", reader, first: first.done ? undefined : first.value };
+      return { kind: "first_byte", reader, first };
     } catch (err) {
       if (signal.aborted) throw abortError(signal);
       if (deadline.signal.aborted) return { kind: "timeout" };
@@ -182,75 +182,132 @@ export class KiroClient {
   }
 }
 
-type FirstRead = ReadableStreamReadResult<Uint8Array> | "timeout";
-
 type Exchange =
-  | { kind: "first_byte"; reader: ReadableStreamDefaultReader<Uint8Array>; first?: Uint8Array }
+  | { kind: "first_byte"; reader: BodyReader; first?: Uint8Array }
   | { kind: "status"; status: number; text: string; retryAfterMs?: number }
   | { kind: "timeout" }
   | { kind: "network"; error: GatewayError };
 
-/** Reads one chunk, or gives "timeout" after `timeoutMs`; rejects when `signal` aborts. */
-async function readWithin(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-  timeoutMs: number,
-  signal: AbortSignal,
-): Promise<FirstRead> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<"timeout">((resolve) => {
-    timer = setTimeout(() => resolve("timeout"), timeoutMs);
-  });
-  try {
-    return await Promise.race([reader.read(), timeout]);
-  } catch (err) {
-    if (signal.aborted) throw abortError(signal);
-    throw networkError(err);
-  } finally {
-    clearTimeout(timer);
+/** The buffer a body is read into (reads return at most this many bytes); small, as it lives as long as the stream. */
+const READ_BUFFER_BYTES = 4 * 1024;
+
+/**
+ * Reads a response body chunk by chunk. A byte stream (what fetch returns) is read into one
+ * reused buffer and each chunk copied out at its own size: the default reader allocates a
+ * zeroed 64 KiB buffer for every read, which costs more than the rest of the pipeline when
+ * Kiro sends one small frame per read. Other streams are read as they are.
+ */
+class BodyReader {
+  #byob: ReadableStreamBYOBReader | undefined;
+  #plain: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  #buffer: Uint8Array<ArrayBuffer> | undefined;
+
+  constructor(body: ReadableStream<Uint8Array>) {
+    try {
+      this.#byob = body.getReader({ mode: "byob" });
+      this.#buffer = new Uint8Array(READ_BUFFER_BYTES);
+    } catch {
+      this.#plain = body.getReader();
+    }
+  }
+
+  /** The next chunk, or undefined at the end of the body. */
+  async read(): Promise<Uint8Array | undefined> {
+    if (this.#plain) {
+      const result = await this.#plain.read();
+      return result.done ? undefined : result.value;
+    }
+    while (true) {
+      const result = await this.#byob!.read(this.#buffer!);
+      // The read transferred the buffer into `result.value`; take it back for the next read.
+      if (result.value) this.#buffer = new Uint8Array(result.value.buffer);
+      if (result.done) return undefined;
+      if (result.value.byteLength > 0) return result.value.slice();
+    }
+  }
+
+  /** Cancels the body. */
+  cancel(reason?: unknown): Promise<void> {
+    return (this.#byob ?? this.#plain)!.cancel(reason);
   }
 }
 
 /**
- * The rest of the body as a pull stream that starts with `first`. A gap longer than
- * `idleTimeoutMs` between chunks errors the stream with `upstream_timeout` and closes the body.
+ * The rest of the body as a pull stream that starts with `first`. A read that waits longer
+ * than `idleTimeoutMs` errors the stream with `upstream_timeout` and closes the body. One timer
+ * per stream watches the waiting read (re-armed for the time left when it fires early), rather
+ * than one timer per chunk; it never outlives the stream's end, error or cancel.
  */
 function bodyStream(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
+  reader: BodyReader,
   first: Uint8Array | undefined,
   idleTimeoutMs: number,
 ): ReadableStream<Uint8Array> {
   let pending = first;
+  /** When the waiting read started (performance.now()), or -1 while no read waits. */
+  let readStartedAt = -1;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let finished = false;
+  let output: ReadableStreamDefaultController<Uint8Array>;
+  const stopTimer = () => {
+    clearTimeout(timer);
+    timer = undefined;
+  };
+  const onTimer = () => {
+    timer = undefined;
+    if (finished || readStartedAt < 0) return; // the next read arms it again
+    const waitedMs = performance.now() - readStartedAt;
+    if (waitedMs < idleTimeoutMs) {
+      timer = setTimeout(onTimer, idleTimeoutMs - waitedMs);
+      return;
+    }
+    finished = true;
+    output.error(
+      new GatewayError(
+        "upstream_timeout",
+        `Kiro stopped sending for ${
+          idleTimeoutMs / 1000
+        } s in the middle of the answer (STREAMING_READ_TIMEOUT)`,
+      ),
+    );
+    reader.cancel().catch(() => {});
+  };
   return new ReadableStream<Uint8Array>({
+    start(controller) {
+      output = controller;
+    },
     async pull(controller) {
       if (pending) {
         controller.enqueue(pending);
         pending = undefined;
         return;
       }
-      let result: FirstRead;
+      readStartedAt = performance.now();
+      timer ??= setTimeout(onTimer, idleTimeoutMs);
+      let chunk: Uint8Array | undefined;
       try {
-        result = await readWithin(reader, idleTimeoutMs, new AbortController().signal);
+        chunk = await reader.read();
       } catch (err) {
-        controller.error(err);
+        if (finished) return;
+        finished = true;
+        stopTimer();
+        controller.error(networkError(err));
         return;
+      } finally {
+        readStartedAt = -1;
       }
-      if (result === "timeout") {
-        await reader.cancel().catch(() => {});
-        controller.error(
-          new GatewayError(
-            "upstream_timeout",
-            `Kiro stopped sending for ${
-              idleTimeoutMs / 1000
-            } s in the middle of the answer (STREAMING_READ_TIMEOUT)`,
-          ),
-        );
-      } else if (result.done) {
+      if (finished) return; // timed out while the read waited
+      if (chunk === undefined) {
+        finished = true;
+        stopTimer();
         controller.close();
       } else {
-        controller.enqueue(result.value);
+        controller.enqueue(chunk);
       }
     },
     cancel(reason) {
+      finished = true;
+      stopTimer();
       return reader.cancel(reason);
     },
   }, { highWaterMark: 0 });

@@ -1,0 +1,139 @@
+/**
+ * The real gateway in its own process for benchmarks, so its memory and CPU are its own.
+ * Run as a script it serves a gateway for the upstream named in its JSON argument and prints
+ * `listening <url>`; imported, spawnBenchGateway starts and stops such a process.
+ */
+import { fileURLToPath } from "node:url";
+import { createGateway } from "../src/app.ts";
+import { type Config, defaultConfig } from "../src/config.ts";
+import { Logger } from "../src/log.ts";
+
+/** Children run the `deno` on PATH, so the task can grant `--allow-run=deno` only. */
+const DENO = "deno";
+
+/** The key benchmark clients use. */
+export const BENCH_KEY = "bench-key";
+
+/** What the gateway process is told. */
+export interface BenchGatewaySettings {
+  upstreamUrl: string;
+  fakeReasoning: boolean;
+}
+
+/** How to start the gateway process. */
+export interface SpawnBenchOptions {
+  /** Extra flags for `deno run`, such as `--cpu-prof`. */
+  denoFlags?: string[];
+}
+
+/** A gateway subprocess. */
+export interface BenchGateway extends AsyncDisposable {
+  url: string;
+  pid: number;
+  /** The process's peak resident set size so far, in bytes. */
+  peakRssBytes(): Promise<number>;
+}
+
+/** How often the gateway process samples its RSS. */
+const RSS_SAMPLE_MS = 20;
+
+/** Starts the gateway process and resolves once it listens; rejects if it exits first. */
+export async function spawnBenchGateway(
+  settings: BenchGatewaySettings,
+  options: SpawnBenchOptions = {},
+): Promise<BenchGateway> {
+  const child = new Deno.Command(DENO, {
+    args: [
+      "run",
+      "--allow-net=127.0.0.1",
+      "--allow-env",
+      "--allow-read",
+      ...options.denoFlags ?? [],
+      fileURLToPath(import.meta.url),
+      JSON.stringify(settings),
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+    stdin: "null",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  let url: string | undefined;
+  while (url === undefined) {
+    const { done, value } = await lines.read();
+    if (done) throw new Error("The benchmark gateway exited before listening");
+    seen += value;
+    url = seen.match(/listening (http:\/\/\S+)\n/)?.[1];
+  }
+  // Keep draining stdout so the child never blocks on a full pipe.
+  const drained = (async () => {
+    while (!(await lines.read()).done) { /* discard */ }
+  })();
+  const gatewayUrl = url;
+  return {
+    url: gatewayUrl,
+    pid: child.pid,
+    async peakRssBytes() {
+      const res = await fetch(`${gatewayUrl}/__bench/memory`);
+      const body: { peakRssBytes: number } = await res.json();
+      return body.peakRssBytes;
+    },
+    async [Symbol.asyncDispose]() {
+      child.kill("SIGTERM");
+      await child.status;
+      await drained;
+    },
+  };
+}
+
+/** The gateway configuration for benchmarks: every Kiro URL on the benchmark upstream. */
+export function benchConfig(settings: BenchGatewaySettings): Readonly<Config> {
+  const url = settings.upstreamUrl;
+  return defaultConfig({
+    proxyApiKey: BENCH_KEY,
+    proxyApiKeyGenerated: false,
+    refreshToken: "bench-refresh",
+    profileArn: "arn:aws:codewhisperer:us-east-1:123456789012:profile/BENCH",
+    upstream: { api: url, auth: url, management: url, oidc: url },
+    fakeReasoning: settings.fakeReasoning,
+  });
+}
+
+async function serveBenchGateway(settings: BenchGatewaySettings): Promise<void> {
+  const config = benchConfig(settings);
+  // Info level as deployed, so log formatting is measured; lines are dropped, errors kept.
+  const logger = new Logger({
+    level: "info",
+    write: (line, level) => {
+      if (level === "error") Deno.stderr.writeSync(new TextEncoder().encode(`${line}\n`));
+    },
+  });
+  const gateway = await createGateway(config, { logger, homeDir: "/nonexistent-home" });
+  // Sampled: /proc/self/status (VmHWM) would need --allow-all. A sample costs a few µs.
+  let peakRssBytes = Deno.memoryUsage().rss;
+  const sampler = setInterval(() => {
+    peakRssBytes = Math.max(peakRssBytes, Deno.memoryUsage().rss);
+  }, RSS_SAMPLE_MS);
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen({ port }) {
+      Deno.stdout.writeSync(new TextEncoder().encode(`listening http://127.0.0.1:${port}\n`));
+    },
+  }, (req) => {
+    if (new URL(req.url).pathname === "/__bench/memory") {
+      peakRssBytes = Math.max(peakRssBytes, Deno.memoryUsage().rss);
+      return Response.json({ peakRssBytes });
+    }
+    return gateway.handler(req);
+  });
+  const stop = () => {
+    clearInterval(sampler);
+    void server.shutdown();
+  };
+  Deno.addSignalListener("SIGTERM", stop);
+  await server.finished;
+  gateway.close();
+}
+
+if (import.meta.main) await serveBenchGateway(JSON.parse(Deno.args[0] ?? "{}"));

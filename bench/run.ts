@@ -1,0 +1,272 @@
+/**
+ * `deno task bench`: one run of every benchmark, printed as a table and written to
+ * BENCHMARKS.md above its hand-written part. Options: `--runs=N` (latency runs per side,
+ * default 200), `--quick` (small counts, for a fast look).
+ */
+import { measureCodecThroughput } from "./codec_bench.ts";
+import { measureColdStart } from "./cold_start.ts";
+import { type BenchGateway, spawnBenchGateway } from "./gateway_process.ts";
+import {
+  type LatencyResult,
+  measureConcurrency,
+  measureLatency,
+  measureThroughput,
+  type Targets,
+} from "./measure.ts";
+import { buildReplyFrames, byteLength, toChunks } from "./reply_frames.ts";
+import { type MachineInfo, mergeBenchmarks, renderGenerated, type ResultRow } from "./report.ts";
+import { startBenchUpstream } from "./upstream.ts";
+
+const BENCHMARKS_PATH = new URL("../BENCHMARKS.md", import.meta.url);
+const WORK_DIR = ".test-tmp/bench";
+
+/** Sizes and counts of one run. */
+export interface RunPlan {
+  latencyRuns: number;
+  latencyTextChars: number;
+  thinkingChars: number;
+  throughputTextChars: number;
+  throughputRuns: number;
+  concurrentStreams: number;
+  concurrentTextChars: number;
+  concurrencyTimeoutMs: number;
+  coldStarts: number;
+  codecRounds: number;
+}
+
+/** The plan of a full run with `latencyRuns` runs per latency side. */
+export function fullPlan(latencyRuns = 200): RunPlan {
+  return {
+    latencyRuns,
+    latencyTextChars: 200_000,
+    thinkingChars: 4_000,
+    throughputTextChars: 5_000_000,
+    throughputRuns: 5,
+    concurrentStreams: 1_000,
+    concurrentTextChars: 4_000,
+    concurrencyTimeoutMs: 120_000,
+    coldStarts: 5,
+    codecRounds: 15,
+  };
+}
+
+/** A plan small enough to finish in seconds. */
+export function quickPlan(): RunPlan {
+  return {
+    latencyRuns: 20,
+    latencyTextChars: 200_000,
+    thinkingChars: 4_000,
+    throughputTextChars: 1_000_000,
+    throughputRuns: 3,
+    concurrentStreams: 200,
+    concurrentTextChars: 4_000,
+    concurrencyTimeoutMs: 60_000,
+    coldStarts: 2,
+    codecRounds: 5,
+  };
+}
+
+const ms = (value: number) => `${value.toFixed(2)} ms`;
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+
+function latencyRows(name: string, result: LatencyResult, goal: boolean): ResultRow[] {
+  const ttfbAdded = result.gateway.ttfbMs - result.direct.ttfbMs;
+  const totalAdded = result.gateway.totalMs - result.direct.totalMs;
+  return [
+    {
+      benchmark: `${name}: time to first byte (median of ${result.runs})`,
+      baseline: ms(result.direct.ttfbMs),
+      gateway: ms(result.gateway.ttfbMs),
+      difference: `+${ms(ttfbAdded)}`,
+      goal: goal ? "≤ +1 ms" : "–",
+      met: goal ? ttfbAdded <= 1 : undefined,
+    },
+    {
+      benchmark: `${name}: total time (median of ${result.runs})`,
+      baseline: ms(result.direct.totalMs),
+      gateway: ms(result.gateway.totalMs),
+      difference: `+${ms(totalAdded)}`,
+      goal: goal ? "≤ +1 ms" : "–",
+      met: goal ? totalAdded <= 1 : undefined,
+    },
+  ];
+}
+
+async function machineInfo(): Promise<MachineInfo> {
+  const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
+  return {
+    date: new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC",
+    cores: navigator.hardwareConcurrency,
+    cpuModel: cpuinfo.match(/^model name\s*:\s*(.+)$/m)?.[1]?.trim() ?? "unknown CPU",
+    memoryGiB: Deno.systemMemoryInfo().total / 1024 ** 3,
+    os: `${Deno.build.os} ${Deno.build.arch}`,
+    deno: Deno.version.deno,
+  };
+}
+
+function say(line: string): void {
+  Deno.stderr.writeSync(new TextEncoder().encode(`${line}\n`));
+}
+
+/** Runs every benchmark of `plan` and returns the table rows and notes. */
+export async function runBenchmarks(
+  plan: RunPlan,
+): Promise<{ rows: ResultRow[]; notes: string[] }> {
+  const rows: ResultRow[] = [];
+  const notes: string[] = [];
+
+  say("codec decode throughput…");
+  const codec = await measureCodecThroughput({ rounds: plan.codecRounds });
+  const codecRatio = codec.oursMBps / codec.smithyMBps;
+  rows.push({
+    benchmark: "Event-stream decode, ~1 MB of Kiro frames in 16 KiB chunks",
+    baseline: `smithy ${codec.smithyMBps.toFixed(0)} MB/s`,
+    gateway: `${codec.oursMBps.toFixed(0)} MB/s`,
+    difference: `${codecRatio.toFixed(1)}×`,
+    goal: "≥ 3×",
+    met: codecRatio >= 3,
+  });
+
+  await using upstream = startBenchUpstream();
+  const plain = await spawnBenchGateway({ upstreamUrl: upstream.url, fakeReasoning: false });
+  try {
+    const targets: Targets = { upstreamUrl: upstream.url, gatewayUrl: plain.url };
+    const frames = buildReplyFrames({ textChars: plan.latencyTextChars });
+    upstream.setReply(toChunks(frames));
+    const size = `${plan.latencyTextChars / 1000} KB answer, ${frames.length} frames`;
+    for (const dialect of ["openai", "anthropic"] as const) {
+      say(`${dialect} latency…`);
+      const result = await measureLatency(targets, { dialect, runs: plan.latencyRuns });
+      const label = dialect === "openai" ? "OpenAI SSE" : "Anthropic SSE";
+      rows.push(...latencyRows(`${label}, ${size}`, result, true));
+    }
+
+    say("throughput…");
+    const bulk = toChunks(buildReplyFrames({ textChars: plan.throughputTextChars }), 16 * 1024);
+    upstream.setReply(bulk);
+    const throughput = await measureThroughput(targets, {
+      answerBytes: plan.throughputTextChars,
+      runs: plan.throughputRuns,
+    });
+    rows.push({
+      benchmark: `Throughput, ${plan.throughputTextChars / 1e6} MB answer text ` +
+        `(${(byteLength(bulk) / 1e6).toFixed(1)} MB of frames in 16 KiB chunks), OpenAI SSE`,
+      baseline: `${throughput.directMBps.toFixed(1)} MB/s`,
+      gateway: `${throughput.gatewayMBps.toFixed(1)} MB/s`,
+      difference: `${(throughput.gatewayMBps / throughput.directMBps * 100).toFixed(0)}% of raw`,
+      goal: "–",
+      met: undefined,
+    });
+  } finally {
+    await plain[Symbol.asyncDispose]();
+  }
+
+  say("thinking latency…");
+  const thinking = await spawnBenchGateway({ upstreamUrl: upstream.url, fakeReasoning: true });
+  try {
+    const frames = buildReplyFrames({
+      textChars: plan.latencyTextChars,
+      thinkingChars: plan.thinkingChars,
+    });
+    upstream.setReply(toChunks(frames));
+    const result = await measureLatency(
+      { upstreamUrl: upstream.url, gatewayUrl: thinking.url },
+      {
+        dialect: "anthropic",
+        runs: Math.max(10, Math.floor(plan.latencyRuns / 4)),
+        thinking: true,
+      },
+    );
+    rows.push(...latencyRows(
+      `Anthropic SSE with a ${plan.thinkingChars / 1000} KB <thinking> block first`,
+      result,
+      false,
+    ));
+  } finally {
+    await thinking[Symbol.asyncDispose]();
+  }
+
+  say("concurrency…");
+  upstream.setReply(toChunks(buildReplyFrames({ textChars: plan.concurrentTextChars })));
+  const fresh: BenchGateway = await spawnBenchGateway({
+    upstreamUrl: upstream.url,
+    fakeReasoning: false,
+  });
+  try {
+    const idleRss = await fresh.peakRssBytes();
+    const concurrency = await measureConcurrency(fresh.url, {
+      streams: plan.concurrentStreams,
+      timeoutMs: plan.concurrencyTimeoutMs,
+      peakRss: () => fresh.peakRssBytes(),
+    });
+    const direct = await measureConcurrency(upstream.url, {
+      streams: plan.concurrentStreams,
+      timeoutMs: plan.concurrencyTimeoutMs,
+      peakRss: () => Promise.resolve(0),
+      direct: true,
+    });
+    const streams = `${plan.concurrentStreams} concurrent streams of ${
+      plan.concurrentTextChars / 1000
+    } KB, OpenAI SSE`;
+    rows.push(
+      {
+        benchmark: `${streams}: errors`,
+        baseline: `${direct.errors}`,
+        gateway: `${concurrency.errors}`,
+        difference: "–",
+        goal: "0",
+        met: concurrency.errors === 0,
+      },
+      {
+        benchmark: `${streams}: gateway peak RSS (idle after start ${mb(idleRss)})`,
+        baseline: "–",
+        gateway: mb(concurrency.peakRssBytes),
+        difference: "–",
+        goal: "≤ 150 MB",
+        met: concurrency.peakRssBytes <= 150 * 1024 * 1024,
+      },
+      {
+        benchmark: `${streams}: total time`,
+        baseline: ms(direct.totalMs),
+        gateway: ms(concurrency.totalMs),
+        difference: `+${ms(concurrency.totalMs - direct.totalMs)}`,
+        goal: "–",
+        met: undefined,
+      },
+    );
+    if (concurrency.firstError) notes.push(`First concurrency error: ${concurrency.firstError}`);
+  } finally {
+    await fresh[Symbol.asyncDispose]();
+  }
+
+  say("cold start…");
+  await Deno.mkdir(WORK_DIR, { recursive: true });
+  const cold = await measureColdStart({ runs: plan.coldStarts, workDir: WORK_DIR });
+  rows.push({
+    benchmark:
+      `Cold start of \`src/main.ts --demo\` to the first /health 200 (median of ${cold.runs})`,
+    baseline: "–",
+    gateway: ms(cold.healthMs),
+    difference: `listening line at ${ms(cold.listeningMs)}`,
+    goal: "–",
+    met: undefined,
+  });
+  notes.push(
+    "Baselines: a client reading the upstream directly (the same fake Kiro, the same frames); " +
+      "the gateway runs in its own process with FAKE_REASONING off, except the thinking row.",
+    "Latency answers stream one frame per write (20–60 characters of text each), as a model " +
+      "streams tokens; the throughput answer is written in 16 KiB chunks.",
+  );
+  return { rows, notes };
+}
+
+if (import.meta.main) {
+  const quick = Deno.args.includes("--quick");
+  const runsArg = Deno.args.find((a) => a.startsWith("--runs="));
+  const plan = quick ? quickPlan() : fullPlan(runsArg ? Number(runsArg.slice(7)) : undefined);
+  const { rows, notes } = await runBenchmarks(plan);
+  const generated = renderGenerated(await machineInfo(), rows, notes);
+  const previous = await Deno.readTextFile(BENCHMARKS_PATH).catch(() => undefined);
+  await Deno.writeTextFile(BENCHMARKS_PATH, mergeBenchmarks(generated, previous));
+  await Deno.stdout.write(new TextEncoder().encode(generated));
+}

@@ -1,0 +1,109 @@
+import assert from "node:assert/strict";
+import { createGateway } from "../src/app.ts";
+import { silentLogger } from "../src/log.ts";
+import { measureColdStart } from "../bench/cold_start.ts";
+import { benchConfig } from "../bench/gateway_process.ts";
+import { measureConcurrency, measureLatency, measureThroughput } from "../bench/measure.ts";
+import { selfTimes } from "../bench/profile.ts";
+import { buildDeltas, buildReplyFrames, byteLength, toChunks } from "../bench/reply_frames.ts";
+import { HAND_WRITTEN_MARKER, mergeBenchmarks, renderGenerated } from "../bench/report.ts";
+import { startBenchUpstream } from "../bench/upstream.ts";
+import { tempDir, within } from "./helpers.ts";
+
+Deno.test("the benchmark measurements run end to end on tiny sizes", async (t) => {
+  await using upstream = startBenchUpstream();
+  const gateway = await createGateway(
+    benchConfig({ upstreamUrl: upstream.url, fakeReasoning: false }),
+    { logger: silentLogger(), homeDir: "/nonexistent-home" },
+  );
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, gateway.handler);
+  const targets = { upstreamUrl: upstream.url, gatewayUrl: `http://127.0.0.1:${server.addr.port}` };
+  try {
+    const frames = buildReplyFrames({ textChars: 2_000 });
+    upstream.setReply(toChunks(frames));
+    for (const dialect of ["openai", "anthropic"] as const) {
+      await t.step(`latency through the ${dialect} dialect is measured on both sides`, async () => {
+        const result = await within(measureLatency(targets, { dialect, runs: 2, warmups: 1 }));
+        assert.equal(result.direct.bytes, byteLength(frames));
+        assert.ok(result.gateway.bytes > 2_000, "the gateway sent the answer as SSE");
+        assert.ok(result.gateway.ttfbMs > 0 && result.gateway.ttfbMs <= result.gateway.totalMs);
+      });
+    }
+    await t.step("throughput is reported in MB of answer per second", async () => {
+      upstream.setReply(toChunks(frames, 1024));
+      const result = await within(measureThroughput(targets, { answerBytes: 2_000, runs: 1 }));
+      assert.ok(result.directMBps > 0 && result.gatewayMBps > 0);
+    });
+    await t.step("concurrent streams all finish cleanly", async () => {
+      upstream.setReply(toChunks(frames));
+      const result = await within(measureConcurrency(targets.gatewayUrl, {
+        streams: 5,
+        timeoutMs: 4_000,
+        peakRss: () => Promise.resolve(123),
+      }));
+      assert.equal(result.errors, 0, result.firstError);
+      assert.equal(result.peakRssBytes, 123);
+    });
+    await t.step("a stream that does not end with a stop counts as an error", async () => {
+      upstream.setReply(toChunks(frames.slice(0, 3)));
+      const result = await within(measureConcurrency(targets.gatewayUrl, {
+        streams: 2,
+        timeoutMs: 4_000,
+        peakRss: () => Promise.resolve(0),
+      }));
+      assert.equal(result.errors, 2);
+    });
+  } finally {
+    await server.shutdown();
+    gateway.close();
+  }
+});
+
+Deno.test("the demo gateway's cold start is timed to its first /health 200", async () => {
+  await using tmp = await tempDir();
+  const result = await within(measureColdStart({ runs: 1, workDir: tmp.path }), 30_000);
+  assert.ok(result.listeningMs > 0 && result.healthMs >= result.listeningMs);
+});
+
+Deno.test("benchmark answers are deltas of 20 to 60 characters", () => {
+  const deltas = buildDeltas(10_000);
+  assert.equal(deltas.join("").length, 10_000);
+  assert.ok(deltas.slice(0, -1).every((d) => d.length >= 20 && d.length <= 60));
+});
+
+Deno.test("regenerating BENCHMARKS.md keeps the hand-written part", () => {
+  const machine = {
+    date: "2025-01-01 00:00 UTC",
+    cores: 2,
+    cpuModel: "test CPU",
+    memoryGiB: 4,
+    os: "linux x86_64",
+    deno: "2.0.0",
+  };
+  const row = {
+    benchmark: "b",
+    baseline: "1",
+    gateway: "2",
+    difference: "+1",
+    goal: "≤ 1",
+    met: true,
+  };
+  const first = renderGenerated(machine, [row], ["a note"]);
+  const edited = `${first}\n## Changes\n\nHand-written text.\n`;
+  const second = mergeBenchmarks(renderGenerated(machine, [{ ...row, gateway: "3" }], []), edited);
+  assert.match(second, /\| b \| 1 \| 3 \| \+1 \| ≤ 1 \| yes \|/);
+  assert.equal(second.split(HAND_WRITTEN_MARKER).length, 2);
+  assert.ok(second.endsWith("## Changes\n\nHand-written text.\n"));
+});
+
+Deno.test("self time per function is summed from a CPU profile", () => {
+  const rows = selfTimes({
+    nodes: [
+      { id: 1, callFrame: { functionName: "hot", url: "file:///x/src/a.ts", lineNumber: 9 } },
+      { id: 2, callFrame: { functionName: "", url: "", lineNumber: 0 } },
+    ],
+    samples: [1, 1, 2],
+    timeDeltas: [1000, 3000, 1000],
+  });
+  assert.deepEqual(rows[0], { name: "hot src/a.ts:10", ms: 4, share: 0.8 });
+});
