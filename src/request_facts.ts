@@ -26,9 +26,8 @@ export interface RequestFacts {
 }
 
 /**
- * Wraps `backend` for one request: send() records the model and stream flag, and the returned
- * events pass through a tap that records usage and in-band errors. Cancelling the tapped
- * stream cancels the backend's stream.
+ * Wraps `backend` for one request: send() records the model and stream flag and asks the
+ * backend to show it every event, from which usage and in-band errors are noted.
  */
 export function observeBackend(
   backend: ChatBackend,
@@ -39,8 +38,7 @@ export function observeBackend(
     async send(chat: ChatRequest, signal: AbortSignal): Promise<ReadableStream<ChatEvent>> {
       facts.model = chat.model;
       facts.stream = chat.stream;
-      const events = await backend.send(chat, signal, context);
-      return tapEvents(events, facts);
+      return await backend.send(chat, signal, { ...context, onEvent: (e) => noteEvent(e, facts) });
     },
     countInputTokens(chat: ChatRequest): number {
       facts.model ??= chat.model;
@@ -52,26 +50,14 @@ export function observeBackend(
   };
 }
 
-function tapEvents(events: ReadableStream<ChatEvent>, facts: RequestFacts) {
-  const reader = events.getReader();
-  return new ReadableStream<ChatEvent>({
-    async pull(controller) {
-      const result = await reader.read();
-      if (result.done) return controller.close();
-      const event = result.value;
-      if (event.type === "end") {
-        facts.inputTokens = event.usage.inputTokens;
-        facts.outputTokens = event.usage.outputTokens;
-        facts.credits = event.usage.credits;
-      } else if (event.type === "error") {
-        facts.streamError = event.error;
-      }
-      controller.enqueue(event);
-    },
-    cancel(reason) {
-      return reader.cancel(reason);
-    },
-  }, { highWaterMark: 0 });
+function noteEvent(event: ChatEvent, facts: RequestFacts): void {
+  if (event.type === "end") {
+    facts.inputTokens = event.usage.inputTokens;
+    facts.outputTokens = event.usage.outputTokens;
+    facts.credits = event.usage.credits;
+  } else if (event.type === "error") {
+    facts.streamError = event.error;
+  }
 }
 
 /** The fields of the per-request log line that come from `facts`, without empty ones. */

@@ -56,7 +56,7 @@ export function createFakeBackend(inputTokens = 42): FakeBackend {
     release() {
       released.resolve();
     },
-    send(chat, signal) {
+    send(chat, signal, context) {
       backend.requests.push(structuredClone(chat));
       const script = queue.shift() ?? last;
       last = script;
@@ -69,8 +69,9 @@ export function createFakeBackend(inputTokens = 42): FakeBackend {
         async pull(controller) {
           if (script.holdAfter !== undefined && index === script.holdAfter) await gate.promise;
           const event = script.events[index++];
-          if (event === undefined) controller.close();
-          else controller.enqueue(event);
+          if (event === undefined) return controller.close();
+          context?.onEvent?.(event);
+          controller.enqueue(event);
         },
         cancel() {
           onCancel.resolve();

@@ -27,6 +27,8 @@ export interface UpstreamRecorder {
 export interface SendContext {
   logger?: import("../log.ts").Logger;
   capture?: UpstreamRecorder;
+  /** Sees every reply event as it is handed on (usage and errors for the log line). */
+  onEvent?: (event: ChatEvent) => void;
 }
 
 /** Sends neutral chat requests upstream and lists models. */

@@ -48,6 +48,184 @@ interface OpenToolCall {
 
 const MAX_TOKENS_STOP = /max[_-]?(output[_-]?)?tokens|length/i;
 
+/** Turns Kiro events into chat events (the logic of ReplyEventStream). */
+export function replyEvents(options: ReplyEventStreamOptions): Transformer<KiroEvent, ChatEvent> {
+  const { counter, truncation, logger } = options;
+  const fromKiro = (name: string) => options.toolNames?.fromKiro(name) ?? name;
+  /** Model text only, for token counting. */
+  const modelText: string[] = [];
+  const reasoning: string[] = [];
+  /** Everything the client sees as text, notices included, for the truncation memory. */
+  const visibleText: string[] = [];
+  const openCalls = new Map<string, OpenToolCall>();
+  const finishedIds = new Set<string>();
+  let emittedToolCalls = 0;
+  let truncatedToolCalls = 0;
+  let completed = false;
+  let contextPercentage: number | undefined;
+  let metadataStopReason: string | undefined;
+  let metadataInputTokens: number | undefined;
+  let metadataOutputTokens: number | undefined;
+  let credits: number | undefined;
+  let cacheReadInputTokens: number | undefined;
+  let cacheCreationInputTokens: number | undefined;
+
+  const emitText = (
+    controller: TransformStreamDefaultController<ChatEvent>,
+    text: string,
+  ) => {
+    visibleText.push(text);
+    controller.enqueue({ type: "text", text });
+  };
+
+  const refuseToolCall = (
+    controller: TransformStreamDefaultController<ChatEvent>,
+    id: string,
+    name: string,
+    diagnosis: ToolArgumentsDiagnosis,
+  ) => {
+    const lead = visibleText.length > 0 ? "\n\n" : "";
+    if (diagnosis.truncated) {
+      truncatedToolCalls++;
+      truncation?.rememberTool(id, { name, ...diagnosis });
+      logger?.warn("Tool call was cut off by Kiro", { toolUseId: id, tool: name, ...diagnosis });
+      emitText(controller, `${lead}${truncatedNotice(name, diagnosis.sizeBytes)}`);
+    } else {
+      logger?.warn("Tool call had unusable arguments", {
+        toolUseId: id,
+        tool: name,
+        ...diagnosis,
+      });
+      emitText(controller, `${lead}${unusableNotice(name, diagnosis)}`);
+    }
+  };
+
+  const finishToolCall = (
+    controller: TransformStreamDefaultController<ChatEvent>,
+    id: string,
+    call: OpenToolCall,
+  ) => {
+    openCalls.delete(id);
+    finishedIds.add(id);
+    const name = fromKiro(call.kiroName);
+    const result = toToolArguments(call.parts.join(""));
+    if (!result.ok) return refuseToolCall(controller, id, name, result.diagnosis);
+    emittedToolCalls++;
+    controller.enqueue({ type: "tool_call", id, name, arguments: result.arguments });
+  };
+
+  /** Returns the open call for `id`, opening one unless the id already finished. */
+  const callFor = (id: string, kiroName: string): OpenToolCall | undefined => {
+    if (finishedIds.has(id)) {
+      logger?.debug("Ignored a repeated tool call", { toolUseId: id });
+      return undefined;
+    }
+    let call = openCalls.get(id);
+    if (!call) {
+      call = { kiroName, parts: [] };
+      openCalls.set(id, call);
+    }
+    if (call.kiroName.length === 0) call.kiroName = kiroName;
+    return call;
+  };
+
+  const stopReason = (): StopReason => {
+    if (truncatedToolCalls > 0) return "max_tokens";
+    if (metadataStopReason !== undefined && MAX_TOKENS_STOP.test(metadataStopReason)) {
+      return "max_tokens";
+    }
+    if (!completed && emittedToolCalls === 0 && modelText.some((t) => t.length > 0)) {
+      logger?.warn("Kiro stream ended without a completion signal: reply taken as cut off");
+      return "max_tokens";
+    }
+    return emittedToolCalls > 0 ? "tool_use" : "end_turn";
+  };
+
+  const usage = (): Usage => {
+    const outputTokens = metadataOutputTokens ??
+      counter.countClaude(modelText.join("") + reasoning.join(""));
+    let inputTokens = options.estimatedInputTokens;
+    if (metadataInputTokens !== undefined) inputTokens = metadataInputTokens;
+    else if (contextPercentage !== undefined && contextPercentage > 0) {
+      inputTokens = inputTokensFromPercentage(
+        contextPercentage,
+        options.contextWindow,
+        outputTokens,
+      );
+    }
+    const result: Usage = { inputTokens, outputTokens };
+    if (credits !== undefined) result.credits = roundCredits(credits);
+    if (cacheReadInputTokens !== undefined) result.cacheReadInputTokens = cacheReadInputTokens;
+    if (cacheCreationInputTokens !== undefined) {
+      result.cacheCreationInputTokens = cacheCreationInputTokens;
+    }
+    return result;
+  };
+
+  return {
+    transform(event, controller) {
+      switch (event.type) {
+        case "text":
+          if (event.text.length === 0) return;
+          modelText.push(event.text);
+          emitText(controller, event.text);
+          return;
+        case "reasoning":
+          if (event.text.length === 0) return;
+          reasoning.push(event.text);
+          controller.enqueue({ type: "reasoning", text: event.text });
+          return;
+        case "tool_start":
+          callFor(event.toolUseId, event.name);
+          return;
+        case "tool_input":
+          callFor(event.toolUseId, event.name)?.parts.push(event.input);
+          return;
+        case "tool_stop": {
+          const call = callFor(event.toolUseId, event.name);
+          if (call) finishToolCall(controller, event.toolUseId, call);
+          return;
+        }
+        case "metering":
+          completed = true;
+          credits = (credits ?? 0) + event.credits;
+          if (event.cacheReadInputTokens !== undefined) {
+            cacheReadInputTokens = (cacheReadInputTokens ?? 0) + event.cacheReadInputTokens;
+          }
+          if (event.cacheCreationInputTokens !== undefined) {
+            cacheCreationInputTokens = (cacheCreationInputTokens ?? 0) +
+              event.cacheCreationInputTokens;
+          }
+          return;
+        case "context_usage":
+          completed = true;
+          contextPercentage = event.percentage;
+          return;
+        case "metadata":
+          if (event.stopReason !== undefined) {
+            completed = true;
+            metadataStopReason = event.stopReason;
+          }
+          if (event.inputTokens !== undefined) metadataInputTokens = event.inputTokens;
+          if (event.outputTokens !== undefined) metadataOutputTokens = event.outputTokens;
+          return;
+      }
+    },
+    flush(controller) {
+      for (const [id, call] of [...openCalls]) {
+        logger?.debug("Tool call had no stop event: finished at end of stream", {
+          toolUseId: id,
+        });
+        finishToolCall(controller, id, call);
+      }
+      const reason = stopReason();
+      const text = visibleText.join("");
+      if (reason === "max_tokens" && text.length > 0) truncation?.rememberText(text);
+      controller.enqueue({ type: "end", stopReason: reason, usage: usage() });
+    },
+  };
+}
+
 /**
  * Turns Kiro events into ChatEvents ending with one `end` event. A tool call whose arguments
  * are cut off or unusable is never delivered: a visible text notice takes its place, a cut-off
@@ -57,180 +235,7 @@ const MAX_TOKENS_STOP = /max[_-]?(output[_-]?)?tokens|length/i;
  */
 export class ReplyEventStream extends TransformStream<KiroEvent, ChatEvent> {
   constructor(options: ReplyEventStreamOptions) {
-    const { counter, truncation, logger } = options;
-    const fromKiro = (name: string) => options.toolNames?.fromKiro(name) ?? name;
-    /** Model text only, for token counting. */
-    const modelText: string[] = [];
-    const reasoning: string[] = [];
-    /** Everything the client sees as text, notices included, for the truncation memory. */
-    const visibleText: string[] = [];
-    const openCalls = new Map<string, OpenToolCall>();
-    const finishedIds = new Set<string>();
-    let emittedToolCalls = 0;
-    let truncatedToolCalls = 0;
-    let completed = false;
-    let contextPercentage: number | undefined;
-    let metadataStopReason: string | undefined;
-    let metadataInputTokens: number | undefined;
-    let metadataOutputTokens: number | undefined;
-    let credits: number | undefined;
-    let cacheReadInputTokens: number | undefined;
-    let cacheCreationInputTokens: number | undefined;
-
-    const emitText = (
-      controller: TransformStreamDefaultController<ChatEvent>,
-      text: string,
-    ) => {
-      visibleText.push(text);
-      controller.enqueue({ type: "text", text });
-    };
-
-    const refuseToolCall = (
-      controller: TransformStreamDefaultController<ChatEvent>,
-      id: string,
-      name: string,
-      diagnosis: ToolArgumentsDiagnosis,
-    ) => {
-      const lead = visibleText.length > 0 ? "\n\n" : "";
-      if (diagnosis.truncated) {
-        truncatedToolCalls++;
-        truncation?.rememberTool(id, { name, ...diagnosis });
-        logger?.warn("Tool call was cut off by Kiro", { toolUseId: id, tool: name, ...diagnosis });
-        emitText(controller, `${lead}${truncatedNotice(name, diagnosis.sizeBytes)}`);
-      } else {
-        logger?.warn("Tool call had unusable arguments", {
-          toolUseId: id,
-          tool: name,
-          ...diagnosis,
-        });
-        emitText(controller, `${lead}${unusableNotice(name, diagnosis)}`);
-      }
-    };
-
-    const finishToolCall = (
-      controller: TransformStreamDefaultController<ChatEvent>,
-      id: string,
-      call: OpenToolCall,
-    ) => {
-      openCalls.delete(id);
-      finishedIds.add(id);
-      const name = fromKiro(call.kiroName);
-      const result = toToolArguments(call.parts.join(""));
-      if (!result.ok) return refuseToolCall(controller, id, name, result.diagnosis);
-      emittedToolCalls++;
-      controller.enqueue({ type: "tool_call", id, name, arguments: result.arguments });
-    };
-
-    /** Returns the open call for `id`, opening one unless the id already finished. */
-    const callFor = (id: string, kiroName: string): OpenToolCall | undefined => {
-      if (finishedIds.has(id)) {
-        logger?.debug("Ignored a repeated tool call", { toolUseId: id });
-        return undefined;
-      }
-      let call = openCalls.get(id);
-      if (!call) {
-        call = { kiroName, parts: [] };
-        openCalls.set(id, call);
-      }
-      if (call.kiroName.length === 0) call.kiroName = kiroName;
-      return call;
-    };
-
-    const stopReason = (): StopReason => {
-      if (truncatedToolCalls > 0) return "max_tokens";
-      if (metadataStopReason !== undefined && MAX_TOKENS_STOP.test(metadataStopReason)) {
-        return "max_tokens";
-      }
-      if (!completed && emittedToolCalls === 0 && modelText.some((t) => t.length > 0)) {
-        logger?.warn("Kiro stream ended without a completion signal: reply taken as cut off");
-        return "max_tokens";
-      }
-      return emittedToolCalls > 0 ? "tool_use" : "end_turn";
-    };
-
-    const usage = (): Usage => {
-      const outputTokens = metadataOutputTokens ??
-        counter.countClaude(modelText.join("") + reasoning.join(""));
-      let inputTokens = options.estimatedInputTokens;
-      if (metadataInputTokens !== undefined) inputTokens = metadataInputTokens;
-      else if (contextPercentage !== undefined && contextPercentage > 0) {
-        inputTokens = inputTokensFromPercentage(
-          contextPercentage,
-          options.contextWindow,
-          outputTokens,
-        );
-      }
-      const result: Usage = { inputTokens, outputTokens };
-      if (credits !== undefined) result.credits = roundCredits(credits);
-      if (cacheReadInputTokens !== undefined) result.cacheReadInputTokens = cacheReadInputTokens;
-      if (cacheCreationInputTokens !== undefined) {
-        result.cacheCreationInputTokens = cacheCreationInputTokens;
-      }
-      return result;
-    };
-
-    super({
-      transform(event, controller) {
-        switch (event.type) {
-          case "text":
-            if (event.text.length === 0) return;
-            modelText.push(event.text);
-            emitText(controller, event.text);
-            return;
-          case "reasoning":
-            if (event.text.length === 0) return;
-            reasoning.push(event.text);
-            controller.enqueue({ type: "reasoning", text: event.text });
-            return;
-          case "tool_start":
-            callFor(event.toolUseId, event.name);
-            return;
-          case "tool_input":
-            callFor(event.toolUseId, event.name)?.parts.push(event.input);
-            return;
-          case "tool_stop": {
-            const call = callFor(event.toolUseId, event.name);
-            if (call) finishToolCall(controller, event.toolUseId, call);
-            return;
-          }
-          case "metering":
-            completed = true;
-            credits = (credits ?? 0) + event.credits;
-            if (event.cacheReadInputTokens !== undefined) {
-              cacheReadInputTokens = (cacheReadInputTokens ?? 0) + event.cacheReadInputTokens;
-            }
-            if (event.cacheCreationInputTokens !== undefined) {
-              cacheCreationInputTokens = (cacheCreationInputTokens ?? 0) +
-                event.cacheCreationInputTokens;
-            }
-            return;
-          case "context_usage":
-            completed = true;
-            contextPercentage = event.percentage;
-            return;
-          case "metadata":
-            if (event.stopReason !== undefined) {
-              completed = true;
-              metadataStopReason = event.stopReason;
-            }
-            if (event.inputTokens !== undefined) metadataInputTokens = event.inputTokens;
-            if (event.outputTokens !== undefined) metadataOutputTokens = event.outputTokens;
-            return;
-        }
-      },
-      flush(controller) {
-        for (const [id, call] of [...openCalls]) {
-          logger?.debug("Tool call had no stop event: finished at end of stream", {
-            toolUseId: id,
-          });
-          finishToolCall(controller, id, call);
-        }
-        const reason = stopReason();
-        const text = visibleText.join("");
-        if (reason === "max_tokens" && text.length > 0) truncation?.rememberText(text);
-        controller.enqueue({ type: "end", stopReason: reason, usage: usage() });
-      },
-    });
+    super(replyEvents(options));
   }
 }
 

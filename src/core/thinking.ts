@@ -29,6 +29,133 @@ export interface ThinkingSplitOptions {
 
 type ParserState = "pre_content" | "in_thinking" | "after_thinking" | "streaming";
 
+/** Splits thinking out of the text (the logic of ThinkingSplitStream). */
+export function thinkingSplit(options: ThinkingSplitOptions): Transformer<ChatEvent, ChatEvent> {
+  if (!options.enabled) return {};
+  const { handling, initialBufferSize } = options;
+  let state: ParserState = "pre_content";
+  let initial = "";
+  let thinking = "";
+  let openTag = "";
+  let blockStarted = false;
+
+  const emitThinking = (
+    controller: TransformStreamDefaultController<ChatEvent>,
+    piece: string,
+    last: boolean,
+  ) => {
+    if (piece.length === 0 && !(last && blockStarted)) return;
+    const first = !blockStarted;
+    blockStarted = true;
+    if (handling === "remove") return;
+    if (handling === "pass") {
+      const closeTag = last ? `</${openTag.slice(1)}` : "";
+      controller.enqueue({
+        type: "text",
+        text: `${first ? openTag : ""}${piece}${closeTag}`,
+      });
+    } else if (piece.length > 0) {
+      const type = handling === "strip_tags" ? "text" : "reasoning";
+      controller.enqueue({ type, text: piece });
+    }
+  };
+
+  const emitText = (controller: TransformStreamDefaultController<ChatEvent>, text: string) => {
+    if (text.length > 0) controller.enqueue({ type: "text", text });
+  };
+
+  const feedAfterThinking = (
+    controller: TransformStreamDefaultController<ChatEvent>,
+    text: string,
+  ) => {
+    const rest = text.trimStart();
+    if (rest.length === 0) return;
+    state = "streaming";
+    emitText(controller, rest);
+  };
+
+  const feedThinking = (controller: TransformStreamDefaultController<ChatEvent>) => {
+    const closeTag = `</${openTag.slice(1)}`;
+    const at = thinking.indexOf(closeTag);
+    if (at >= 0) {
+      const rest = thinking.slice(at + closeTag.length);
+      emitThinking(controller, thinking.slice(0, at), true);
+      thinking = "";
+      state = "after_thinking";
+      feedAfterThinking(controller, rest);
+      return;
+    }
+    if (thinking.length <= THINKING_HOLD_BACK_CHARS) return;
+    const cut = safeCut(thinking, thinking.length - THINKING_HOLD_BACK_CHARS);
+    emitThinking(controller, thinking.slice(0, cut), false);
+    thinking = thinking.slice(cut);
+  };
+
+  const feedInitial = (controller: TransformStreamDefaultController<ChatEvent>) => {
+    const content = initial.trimStart();
+    if (initial.length - content.length > initialBufferSize) {
+      startStreaming(controller);
+      return;
+    }
+    const tag = THINKING_OPEN_TAGS.find((t) => content.startsWith(t));
+    if (tag !== undefined) {
+      state = "in_thinking";
+      openTag = tag;
+      thinking = content.slice(tag.length);
+      initial = "";
+      feedThinking(controller);
+      return;
+    }
+    if (THINKING_OPEN_TAGS.some((t) => t.startsWith(content))) return; // may still be a tag
+    startStreaming(controller);
+  };
+
+  const startStreaming = (controller: TransformStreamDefaultController<ChatEvent>) => {
+    state = "streaming";
+    emitText(controller, initial);
+    initial = "";
+  };
+
+  /** Settles whatever is buffered: undecided text is text, an open block is closed. */
+  const flushBuffers = (controller: TransformStreamDefaultController<ChatEvent>) => {
+    if (state === "pre_content" && initial.length > 0) startStreaming(controller);
+    if (state === "in_thinking") {
+      emitThinking(controller, thinking, true);
+      thinking = "";
+      state = "streaming";
+    }
+  };
+
+  return {
+    transform(event, controller) {
+      if (event.type !== "text") {
+        flushBuffers(controller);
+        controller.enqueue(event);
+        return;
+      }
+      switch (state) {
+        case "streaming":
+          emitText(controller, event.text);
+          return;
+        case "after_thinking":
+          feedAfterThinking(controller, event.text);
+          return;
+        case "in_thinking":
+          thinking += event.text;
+          feedThinking(controller);
+          return;
+        case "pre_content":
+          initial += event.text;
+          feedInitial(controller);
+          return;
+      }
+    },
+    flush(controller) {
+      flushBuffers(controller);
+    },
+  };
+}
+
 /**
  * Moves a thinking block at the very start of the text (after whitespace) to the channel the
  * handling mode names; later tags are plain text. The decisions depend only on the text, never
@@ -38,132 +165,7 @@ type ParserState = "pre_content" | "in_thinking" | "after_thinking" | "streaming
  */
 export class ThinkingSplitStream extends TransformStream<ChatEvent, ChatEvent> {
   constructor(options: ThinkingSplitOptions) {
-    if (!options.enabled) {
-      super();
-      return;
-    }
-    const { handling, initialBufferSize } = options;
-    let state: ParserState = "pre_content";
-    let initial = "";
-    let thinking = "";
-    let openTag = "";
-    let blockStarted = false;
-
-    const emitThinking = (
-      controller: TransformStreamDefaultController<ChatEvent>,
-      piece: string,
-      last: boolean,
-    ) => {
-      if (piece.length === 0 && !(last && blockStarted)) return;
-      const first = !blockStarted;
-      blockStarted = true;
-      if (handling === "remove") return;
-      if (handling === "pass") {
-        const closeTag = last ? `</${openTag.slice(1)}` : "";
-        controller.enqueue({
-          type: "text",
-          text: `${first ? openTag : ""}${piece}${closeTag}`,
-        });
-      } else if (piece.length > 0) {
-        const type = handling === "strip_tags" ? "text" : "reasoning";
-        controller.enqueue({ type, text: piece });
-      }
-    };
-
-    const emitText = (controller: TransformStreamDefaultController<ChatEvent>, text: string) => {
-      if (text.length > 0) controller.enqueue({ type: "text", text });
-    };
-
-    const feedAfterThinking = (
-      controller: TransformStreamDefaultController<ChatEvent>,
-      text: string,
-    ) => {
-      const rest = text.trimStart();
-      if (rest.length === 0) return;
-      state = "streaming";
-      emitText(controller, rest);
-    };
-
-    const feedThinking = (controller: TransformStreamDefaultController<ChatEvent>) => {
-      const closeTag = `</${openTag.slice(1)}`;
-      const at = thinking.indexOf(closeTag);
-      if (at >= 0) {
-        const rest = thinking.slice(at + closeTag.length);
-        emitThinking(controller, thinking.slice(0, at), true);
-        thinking = "";
-        state = "after_thinking";
-        feedAfterThinking(controller, rest);
-        return;
-      }
-      if (thinking.length <= THINKING_HOLD_BACK_CHARS) return;
-      const cut = safeCut(thinking, thinking.length - THINKING_HOLD_BACK_CHARS);
-      emitThinking(controller, thinking.slice(0, cut), false);
-      thinking = thinking.slice(cut);
-    };
-
-    const feedInitial = (controller: TransformStreamDefaultController<ChatEvent>) => {
-      const content = initial.trimStart();
-      if (initial.length - content.length > initialBufferSize) {
-        startStreaming(controller);
-        return;
-      }
-      const tag = THINKING_OPEN_TAGS.find((t) => content.startsWith(t));
-      if (tag !== undefined) {
-        state = "in_thinking";
-        openTag = tag;
-        thinking = content.slice(tag.length);
-        initial = "";
-        feedThinking(controller);
-        return;
-      }
-      if (THINKING_OPEN_TAGS.some((t) => t.startsWith(content))) return; // may still be a tag
-      startStreaming(controller);
-    };
-
-    const startStreaming = (controller: TransformStreamDefaultController<ChatEvent>) => {
-      state = "streaming";
-      emitText(controller, initial);
-      initial = "";
-    };
-
-    /** Settles whatever is buffered: undecided text is text, an open block is closed. */
-    const flushBuffers = (controller: TransformStreamDefaultController<ChatEvent>) => {
-      if (state === "pre_content" && initial.length > 0) startStreaming(controller);
-      if (state === "in_thinking") {
-        emitThinking(controller, thinking, true);
-        thinking = "";
-        state = "streaming";
-      }
-    };
-
-    super({
-      transform(event, controller) {
-        if (event.type !== "text") {
-          flushBuffers(controller);
-          controller.enqueue(event);
-          return;
-        }
-        switch (state) {
-          case "streaming":
-            emitText(controller, event.text);
-            return;
-          case "after_thinking":
-            feedAfterThinking(controller, event.text);
-            return;
-          case "in_thinking":
-            thinking += event.text;
-            feedThinking(controller);
-            return;
-          case "pre_content":
-            initial += event.text;
-            feedInitial(controller);
-            return;
-        }
-      },
-      flush(controller) {
-        flushBuffers(controller);
-      },
-    });
+    super(thinkingSplit(options));
   }
 }
 

@@ -1,22 +1,23 @@
 /**
  * KiroBackend: the ChatBackend that talks to Kiro. It resolves the model, builds and checks the
- * payload, sends it, and pipes the body through the decoding stages:
- * bytes → frames → Kiro events → chat events → thinking split.
+ * payload, sends it, and pipes the body through the decoding steps, fused into one stage:
+ * bytes → frames → Kiro events → chat events → thinking split → truncation memory.
  */
 import type { Config } from "../config.ts";
 import type { ChatBackend, ModelInfo, SendContext } from "../core/backend.ts";
 import type { ChatEvent, ChatRequest } from "../core/chat.ts";
 import { estimateInputTokens } from "../core/estimate.ts";
-import { ReplyEventStream } from "../core/reply.ts";
-import { catchStreamErrors } from "../core/streams.ts";
-import { ThinkingSplitStream } from "../core/thinking.ts";
-import { TruncatedTextStream } from "../core/truncated_text.ts";
+import { chainTransformers } from "../core/fuse.ts";
+import { replyEvents } from "../core/reply.ts";
+import { pipeToEvents } from "../core/streams.ts";
+import { thinkingSplit } from "../core/thinking.ts";
+import { truncatedText } from "../core/truncated_text.ts";
 import type { TokenCounter } from "../core/tokens.ts";
 import type { TruncationStore } from "../core/truncation.ts";
 import type { Logger } from "../log.ts";
 import type { KiroClient } from "./client.ts";
-import { FrameDecoderStream } from "./eventstream.ts";
-import { KiroEventStream } from "./events.ts";
+import { frameDecoder } from "./eventstream.ts";
+import { kiroEvents } from "./events.ts";
 import type { ModelCatalog } from "./models.ts";
 import { guardPayloadSize } from "./payload_guard.ts";
 import { buildKiroRequest, withTruncationNotices } from "./request.ts";
@@ -94,41 +95,43 @@ export class KiroBackend implements ChatBackend {
         }),
       )
       : body;
-    // A disabled split would pass everything through, so it is left out of the pipe (every
-    // stage costs microseconds per event); without it the reply's visible text is the text to
-    // remember, so ReplyEventStream remembers it and TruncatedTextStream is left out too.
+    // The steps run fused in one stage: each stream hop costs microseconds per event. A
+    // disabled split would pass everything through, so it is left out; without it the reply's
+    // visible text is the text to remember, so the reply step remembers it itself.
     const split = config.fakeReasoning && chat.thinking.enabled;
-    const replyEvents = upstream
-      .pipeThrough(new FrameDecoderStream())
-      .pipeThrough(new KiroEventStream({ logger }))
-      .pipeThrough(
-        new ReplyEventStream({
-          contextWindow: model.contextWindow,
-          counter,
-          estimatedInputTokens,
-          toolNames,
-          truncation: config.truncationRecovery
-            ? {
-              rememberTool: (id, info) => truncation.rememberTool(id, info),
-              rememberText: split ? () => {} : (text) => truncation.rememberText(text),
-            }
-            : undefined,
-          logger,
-        }),
-      );
-    if (!split) return catchStreamErrors(replyEvents);
-    const events = replyEvents.pipeThrough(
-      new ThinkingSplitStream({
-        enabled: true,
-        handling: config.fakeReasoningHandling,
-        initialBufferSize: config.fakeReasoningInitialBufferSize,
+    const replies = chainTransformers(
+      chainTransformers(frameDecoder(), kiroEvents({ logger })),
+      replyEvents({
+        contextWindow: model.contextWindow,
+        counter,
+        estimatedInputTokens,
+        toolNames,
+        truncation: config.truncationRecovery
+          ? {
+            rememberTool: (id, info) => truncation.rememberTool(id, info),
+            rememberText: split ? () => {} : (text) => truncation.rememberText(text),
+          }
+          : undefined,
+        logger,
       }),
     );
-    // Text is remembered after the thinking split, so it matches what the client saw.
-    const remembered = config.truncationRecovery
-      ? events.pipeThrough(new TruncatedTextStream((text) => truncation.rememberText(text)))
-      : events;
-    return catchStreamErrors(remembered);
+    const steps = split
+      ? chainTransformers(
+        replies,
+        chainTransformers(
+          thinkingSplit({
+            enabled: true,
+            handling: config.fakeReasoningHandling,
+            initialBufferSize: config.fakeReasoningInitialBufferSize,
+          }),
+          // Text is remembered after the split, so it matches what the client saw.
+          truncatedText((text) => {
+            if (config.truncationRecovery) truncation.rememberText(text);
+          }),
+        ),
+      )
+      : replies;
+    return pipeToEvents(upstream, steps, { onEvent: context.onEvent });
   }
 
   /** Estimates the input tokens of `chat` with the shared local estimator. */

@@ -48,6 +48,33 @@ const IGNORED_EVENTS = new Set(["followupPromptEvent", "codeReferenceEvent"]);
 
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
 
+/** Turns frames into typed Kiro events (the logic of KiroEventStream). */
+export function kiroEvents(options: KiroEventStreamOptions = {}): Transformer<Frame, KiroEvent> {
+  const logger = options.logger ?? silentLogger();
+  // Tool names by toolUseId: a start is emitted only the first time an id is seen.
+  const tools = new Map<string, string>();
+  return {
+    transform(frame, controller) {
+      const enqueue: Enqueue = (event) => controller.enqueue(event);
+      const messageType = headerString(frame, ":message-type");
+      if (messageType === "event") {
+        const eventType = headerString(frame, ":event-type") ?? "";
+        toEvents(eventType, frame.payload, tools, enqueue, logger);
+      } else if (messageType === "exception") {
+        throw exceptionError(frame);
+      } else if (messageType === "error") {
+        const code = headerString(frame, ":error-code") ?? "unknown";
+        const message = headerString(frame, ":error-message") ?? "no message";
+        throw new GatewayError("upstream", `Kiro sent error "${code}": ${message}`);
+      } else {
+        logger.debug("Skipped a Kiro frame with an unknown message type", {
+          messageType: messageType ?? null,
+        });
+      }
+    },
+  };
+}
+
 /**
  * Maps frames to KiroEvents. Unknown event and message types are skipped with a debug log;
  * a known event with a malformed payload errors the stream with `upstream_protocol`, and an
@@ -59,29 +86,7 @@ const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
  */
 export class KiroEventStream extends TransformStream<Frame, KiroEvent> {
   constructor(options: KiroEventStreamOptions = {}) {
-    const logger = options.logger ?? silentLogger();
-    // Tool names by toolUseId: a start is emitted only the first time an id is seen.
-    const tools = new Map<string, string>();
-    super({
-      transform(frame, controller) {
-        const enqueue: Enqueue = (event) => controller.enqueue(event);
-        const messageType = headerString(frame, ":message-type");
-        if (messageType === "event") {
-          const eventType = headerString(frame, ":event-type") ?? "";
-          toEvents(eventType, frame.payload, tools, enqueue, logger);
-        } else if (messageType === "exception") {
-          throw exceptionError(frame);
-        } else if (messageType === "error") {
-          const code = headerString(frame, ":error-code") ?? "unknown";
-          const message = headerString(frame, ":error-message") ?? "no message";
-          throw new GatewayError("upstream", `Kiro sent error "${code}": ${message}`);
-        } else {
-          logger.debug("Skipped a Kiro frame with an unknown message type", {
-            messageType: messageType ?? null,
-          });
-        }
-      },
-    });
+    super(kiroEvents(options));
   }
 }
 

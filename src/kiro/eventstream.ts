@@ -83,96 +83,101 @@ export interface FrameDecoderOptions {
   maxFrameBytes?: number;
 }
 
+/** Splits upstream bytes into checked frames (the logic of FrameDecoderStream). */
+export function frameDecoder(options: FrameDecoderOptions = {}): Transformer<Uint8Array, Frame> {
+  const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  // Received bytes not yet decoded: whole chunks, the first one read from `head` on.
+  const chunks: Uint8Array[] = [];
+  let head = 0;
+  let buffered = 0;
+  // The checked total length of the frame being waited for, or 0 before its prelude.
+  let expected = 0;
+  const prelude = new Uint8Array(PRELUDE_BYTES);
+
+  /** Copies `length` bytes out of the pending chunks, for a frame split across chunks. */
+  function takeCopy(length: number): Uint8Array {
+    const out = new Uint8Array(length);
+    let filled = 0;
+    while (filled < length) {
+      const chunk = chunks[0]!;
+      const count = Math.min(chunk.byteLength - head, length - filled);
+      out.set(chunk.subarray(head, head + count), filled);
+      filled += count;
+      head += count;
+      if (head === chunk.byteLength) {
+        chunks.shift();
+        head = 0;
+      }
+    }
+    buffered -= length;
+    return out;
+  }
+
+  /** Checks the next prelude, reading it in place when the first chunk holds all of it. */
+  function checkNextPrelude(): number {
+    const first = chunks[0]!;
+    if (first.byteLength - head >= PRELUDE_BYTES) {
+      return checkPrelude(first, head, maxFrameBytes);
+    }
+    let filled = 0;
+    for (let i = 0; filled < PRELUDE_BYTES; i++) {
+      const chunk = chunks[i]!;
+      const start = i === 0 ? head : 0;
+      const count = Math.min(chunk.byteLength - start, PRELUDE_BYTES - filled);
+      prelude.set(chunk.subarray(start, start + count), filled);
+      filled += count;
+    }
+    return checkPrelude(prelude, 0, maxFrameBytes);
+  }
+
+  return {
+    transform(chunk, controller) {
+      if (chunk.byteLength === 0) return;
+      chunks.push(chunk);
+      buffered += chunk.byteLength;
+      while (true) {
+        if (expected === 0) {
+          if (buffered < PRELUDE_BYTES) return;
+          expected = checkNextPrelude();
+        }
+        if (buffered < expected) return; // wait for the rest
+        const total = expected;
+        expected = 0;
+        const first = chunks[0]!;
+        if (first.byteLength - head >= total) {
+          // The common case: decode in place, the payload is a view of the chunk.
+          const at = head;
+          head += total;
+          buffered -= total;
+          if (head === first.byteLength) {
+            chunks.shift();
+            head = 0;
+          }
+          controller.enqueue(decodeChecked(first, at, total));
+        } else {
+          controller.enqueue(decodeChecked(takeCopy(total), 0, total));
+        }
+      }
+    },
+    flush() {
+      if (buffered > 0) {
+        const where = expected === 0 ? "its prelude" : `a ${expected}-byte frame`;
+        throw new FrameError(
+          "truncated",
+          `Kiro event stream ended inside ${where}: ${buffered} bytes left over`,
+        );
+      }
+    },
+  };
+}
+
 /**
  * Splits upstream bytes into checked frames, whatever the chunk boundaries. Errors with a
  * FrameError on a corrupt frame and, in flush(), when the input ends inside a frame.
  */
 export class FrameDecoderStream extends TransformStream<Uint8Array, Frame> {
   constructor(options: FrameDecoderOptions = {}) {
-    const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-    // Received bytes not yet decoded: whole chunks, the first one read from `head` on.
-    const chunks: Uint8Array[] = [];
-    let head = 0;
-    let buffered = 0;
-    // The checked total length of the frame being waited for, or 0 before its prelude.
-    let expected = 0;
-    const prelude = new Uint8Array(PRELUDE_BYTES);
-
-    /** Copies `length` bytes out of the pending chunks, for a frame split across chunks. */
-    function takeCopy(length: number): Uint8Array {
-      const out = new Uint8Array(length);
-      let filled = 0;
-      while (filled < length) {
-        const chunk = chunks[0]!;
-        const count = Math.min(chunk.byteLength - head, length - filled);
-        out.set(chunk.subarray(head, head + count), filled);
-        filled += count;
-        head += count;
-        if (head === chunk.byteLength) {
-          chunks.shift();
-          head = 0;
-        }
-      }
-      buffered -= length;
-      return out;
-    }
-
-    /** Checks the next prelude, reading it in place when the first chunk holds all of it. */
-    function checkNextPrelude(): number {
-      const first = chunks[0]!;
-      if (first.byteLength - head >= PRELUDE_BYTES) {
-        return checkPrelude(first, head, maxFrameBytes);
-      }
-      let filled = 0;
-      for (let i = 0; filled < PRELUDE_BYTES; i++) {
-        const chunk = chunks[i]!;
-        const start = i === 0 ? head : 0;
-        const count = Math.min(chunk.byteLength - start, PRELUDE_BYTES - filled);
-        prelude.set(chunk.subarray(start, start + count), filled);
-        filled += count;
-      }
-      return checkPrelude(prelude, 0, maxFrameBytes);
-    }
-
-    super({
-      transform(chunk, controller) {
-        if (chunk.byteLength === 0) return;
-        chunks.push(chunk);
-        buffered += chunk.byteLength;
-        while (true) {
-          if (expected === 0) {
-            if (buffered < PRELUDE_BYTES) return;
-            expected = checkNextPrelude();
-          }
-          if (buffered < expected) return; // wait for the rest
-          const total = expected;
-          expected = 0;
-          const first = chunks[0]!;
-          if (first.byteLength - head >= total) {
-            // The common case: decode in place, the payload is a view of the chunk.
-            const at = head;
-            head += total;
-            buffered -= total;
-            if (head === first.byteLength) {
-              chunks.shift();
-              head = 0;
-            }
-            controller.enqueue(decodeChecked(first, at, total));
-          } else {
-            controller.enqueue(decodeChecked(takeCopy(total), 0, total));
-          }
-        }
-      },
-      flush() {
-        if (buffered > 0) {
-          const where = expected === 0 ? "its prelude" : `a ${expected}-byte frame`;
-          throw new FrameError(
-            "truncated",
-            `Kiro event stream ended inside ${where}: ${buffered} bytes left over`,
-          );
-        }
-      },
-    });
+    super(frameDecoder(options));
   }
 }
 

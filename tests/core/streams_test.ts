@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { ChatEvent } from "../../src/core/chat.ts";
-import { catchStreamErrors, withIdleTimeout } from "../../src/core/streams.ts";
+import { catchStreamErrors, pipeToEvents } from "../../src/core/streams.ts";
 import { GatewayError } from "../../src/errors.ts";
 import { collect, within } from "../helpers.ts";
 
@@ -74,32 +74,66 @@ Deno.test("catchStreamErrors reads the source only when read and passes a cancel
   assert.equal(await within(source.cancelled, 1000, "source cancel"), "client left");
 });
 
-Deno.test("withIdleTimeout forwards chunks that arrive in time", async () => {
+Deno.test("pipeToEvents runs its steps on each chunk and flushes at the end", async () => {
+  const seen: string[] = [];
+  const steps: Transformer<string, ChatEvent> = {
+    transform(chunk, controller) {
+      for (const word of chunk.split(" ")) controller.enqueue({ type: "text", text: word });
+    },
+    flush(controller) {
+      controller.enqueue({
+        type: "end",
+        stopReason: "end_turn",
+        usage: { inputTokens: 0, outputTokens: 0 },
+      });
+    },
+  };
   const out = await collect(
-    withIdleTimeout(ReadableStream.from([1, 2, 3]), 1000, () => new Error("idle")),
+    pipeToEvents(ReadableStream.from(["a b", "c"]), steps, { onEvent: (e) => seen.push(e.type) }),
   );
-  assert.deepEqual(out, [1, 2, 3]);
+  assert.deepEqual(out.map((e) => e.type === "text" ? e.text : e.type), ["a", "b", "c", "end"]);
+  assert.deepEqual(seen, ["text", "text", "text", "end"]);
 });
 
-Deno.test("withIdleTimeout errors and cancels the source when a chunk is late", async () => {
-  const source = gatedSource([1]);
-  const timeout = new GatewayError("upstream_timeout", "Kiro sent nothing for 5 ms");
-  const reader = withIdleTimeout(source.stream, 5, () => timeout).getReader();
-  assert.deepEqual(await within(reader.read()), { done: false, value: 1 });
-  await assert.rejects(within(reader.read()), (err) => err === timeout);
-  assert.equal(await within(source.cancelled, 1000, "source cancel"), timeout);
+Deno.test("pipeToEvents turns a failing step into one error event and cancels the source", async () => {
+  const source = gatedSource(["ok", "bad", "never"]);
+  const failure = new GatewayError("upstream_protocol", "Kiro sent a corrupt frame");
+  const steps: Transformer<string, ChatEvent> = {
+    transform(chunk, controller) {
+      if (chunk === "bad") throw failure;
+      controller.enqueue({ type: "text", text: chunk });
+    },
+  };
+  const out = await within(collect(pipeToEvents(source.stream, steps)));
+  assert.deepEqual(out, [{ type: "text", text: "ok" }, { type: "error", error: failure }]);
+  assert.equal(await within(source.cancelled), failure);
 });
 
-Deno.test("withIdleTimeout clears its timer when cancelled", async () => {
-  const source = gatedSource<number>([]);
-  let timedOut = false;
-  const reader = withIdleTimeout(source.stream, 20, () => {
-    timedOut = true;
-    return new Error("idle");
-  }).getReader();
-  const pending = reader.read();
-  await reader.cancel("bye");
-  assert.deepEqual(await within(pending), { done: true, value: undefined });
-  assert.equal(await within(source.cancelled, 1000, "source cancel"), "bye");
-  assert.equal(timedOut, false);
+Deno.test("pipeToEvents reads only when read and passes a cancel to source and steps", async () => {
+  const source = gatedSource(["x", "y"]);
+  const stepCancelled = Promise.withResolvers<void>();
+  const events = pipeToEvents(source.stream, {
+    transform(chunk, controller) {
+      controller.enqueue({ type: "text", text: chunk });
+    },
+    cancel() {
+      stepCancelled.resolve();
+    },
+  });
+  const reader = events.getReader();
+  await reader.read();
+  assert.equal(source.pulls(), 1);
+  await reader.cancel("client left");
+  assert.equal(await within(source.cancelled), "client left");
+  await within(stepCancelled.promise);
+});
+
+Deno.test("pipeToEvents keeps reading through chunks that yield no event", async () => {
+  const steps: Transformer<string, ChatEvent> = {
+    transform(chunk, controller) {
+      if (chunk !== "") controller.enqueue({ type: "text", text: chunk });
+    },
+  };
+  const out = await within(collect(pipeToEvents(ReadableStream.from(["", "", "x", ""]), steps)));
+  assert.deepEqual(out, [{ type: "text", text: "x" }]);
 });

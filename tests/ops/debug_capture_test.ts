@@ -21,7 +21,9 @@ function capturingBackend(events: () => ChatEvent[]): ChatBackend {
     );
     context?.capture?.recordUpstreamChunk(new TextEncoder().encode("raw upstream bytes"));
     context?.logger?.info("Calling Kiro", { authorization: `Bearer ${UPSTREAM_TOKEN}` });
-    return Promise.resolve(ReadableStream.from(events()));
+    const replay = events();
+    for (const event of replay) context?.onEvent?.(event);
+    return Promise.resolve(ReadableStream.from(replay));
   };
   return {
     send,
