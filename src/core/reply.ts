@@ -33,8 +33,11 @@ export interface ReplyEventStreamOptions {
   /** The model's context window in tokens, to turn Kiro's usage percentage into tokens. */
   contextWindow: number;
   counter: TokenCounter;
-  /** The local estimate of the request's input tokens, used when Kiro reports no usage. */
-  estimatedInputTokens: number;
+  /**
+   * The local estimate of the request's input tokens, used when Kiro reports no usage; called
+   * only then, because counting a long conversation takes milliseconds.
+   */
+  estimateInputTokens: () => number;
   toolNames?: ToolNameMap;
   /** Set when truncation recovery is on. */
   truncation?: TruncationMemory;
@@ -144,7 +147,7 @@ export function replyEvents(options: ReplyEventStreamOptions): Transformer<KiroE
   const usage = (): Usage => {
     const outputTokens = metadataOutputTokens ??
       counter.countClaude(modelText.join("") + reasoning.join(""));
-    let inputTokens = options.estimatedInputTokens;
+    let inputTokens: number;
     if (metadataInputTokens !== undefined) inputTokens = metadataInputTokens;
     else if (contextPercentage !== undefined && contextPercentage > 0) {
       inputTokens = inputTokensFromPercentage(
@@ -152,6 +155,8 @@ export function replyEvents(options: ReplyEventStreamOptions): Transformer<KiroE
         options.contextWindow,
         outputTokens,
       );
+    } else {
+      inputTokens = options.estimateInputTokens();
     }
     const result: Usage = { inputTokens, outputTokens };
     if (credits !== undefined) result.credits = roundCredits(credits);

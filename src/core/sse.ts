@@ -8,18 +8,23 @@ export interface SseMessage {
 
 const LINE_BREAK = /\r\n|\r|\n/;
 
+/** Encodes SSE messages as UTF-8 bytes (the logic of SseEncoderStream). */
+export function sseEncoder(): Transformer<SseMessage, Uint8Array> {
+  const encoder = new TextEncoder();
+  return {
+    transform(message, controller) {
+      controller.enqueue(encoder.encode(formatSseMessage(message)));
+    },
+  };
+}
+
 /**
  * Encodes messages as `event: x\ndata: y\n\n`, one `data:` line per line of data, so data
  * holding line breaks survives; an event name holding a line break is a bug and throws.
  */
 export class SseEncoderStream extends TransformStream<SseMessage, Uint8Array> {
   constructor() {
-    const encoder = new TextEncoder();
-    super({
-      transform(message, controller) {
-        controller.enqueue(encoder.encode(formatSseMessage(message)));
-      },
-    });
+    super(sseEncoder());
   }
 }
 

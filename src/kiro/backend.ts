@@ -55,7 +55,6 @@ export class KiroBackend implements ChatBackend {
     const model = models.resolve(chat.model);
     // Notices are one-shot, so they are taken once here, not once per upstream attempt.
     const prepared = config.truncationRecovery ? withTruncationNotices(chat, truncation) : chat;
-    const estimatedInputTokens = estimateInputTokens(chat, counter);
     const conversationId = crypto.randomUUID();
     let toolNames: ToolNameMap | undefined;
     let lastPayload: unknown;
@@ -104,7 +103,7 @@ export class KiroBackend implements ChatBackend {
       replyEvents({
         contextWindow: model.contextWindow,
         counter,
-        estimatedInputTokens,
+        estimateInputTokens: () => estimateInputTokens(chat, counter),
         toolNames,
         truncation: config.truncationRecovery
           ? {

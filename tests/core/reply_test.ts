@@ -37,7 +37,7 @@ function run(
   const stream = new ReplyEventStream({
     contextWindow: 200_000,
     counter: new CharCounter(),
-    estimatedInputTokens: 42,
+    estimateInputTokens: () => 42,
     ...options,
   });
   return collect(streamOf(events).pipeThrough(stream));
@@ -69,7 +69,7 @@ Deno.test("ReplyEventStream forwards each text delta before the next one arrives
   const stream = new ReplyEventStream({
     contextWindow: 200_000,
     counter: new CharCounter(),
-    estimatedInputTokens: 0,
+    estimateInputTokens: () => 0,
   });
   const writer = stream.writable.getWriter();
   const reader = stream.readable.getReader();

@@ -8,12 +8,13 @@ import type { ChatRequest } from "../../core/chat.ts";
 import { collectReply } from "../../core/collect.ts";
 import { MAX_BODY_BYTES, readJsonBody } from "../../core/http_body.ts";
 import type { ImageFetcher } from "../../core/images.ts";
-import { SseEncoderStream } from "../../core/sse.ts";
+import { chainTransformers } from "../../core/fuse.ts";
+import { sseEncoder } from "../../core/sse.ts";
 import { GatewayError } from "../../errors.ts";
 import { buildAnthropicMessage } from "./response.ts";
 import { type AnthropicBody, toChatRequest } from "./request.ts";
 import { parseCountTokensBody, parseMessagesBody } from "./schema.ts";
-import { AnthropicSseStream } from "./stream.ts";
+import { anthropicEvents } from "./stream.ts";
 
 /** The `created_at` of every listed model: Kiro publishes no dates. */
 export const MODEL_CREATED_AT = "2025-01-01T00:00:00Z";
@@ -53,17 +54,17 @@ export async function respondToMessages(
     const reply = await collectReply(events);
     return Response.json(buildAnthropicMessage(reply, { id, model: chat.model, signature }));
   }
-  const sse = events
-    .pipeThrough(
-      new AnthropicSseStream({
-        id,
-        model: chat.model,
-        inputTokens,
-        signature,
-        pingIntervalMs: options.pingIntervalMs,
-      }),
-    )
-    .pipeThrough(new SseEncoderStream());
+  const render = chainTransformers(
+    anthropicEvents({
+      id,
+      model: chat.model,
+      inputTokens,
+      signature,
+      pingIntervalMs: options.pingIntervalMs,
+    }),
+    sseEncoder(),
+  );
+  const sse = events.pipeThrough(new TransformStream(render));
   return new Response(sse, { headers: SSE_HEADERS });
 }
 

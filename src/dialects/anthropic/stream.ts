@@ -44,168 +44,173 @@ export function toAnthropicUsage(usage: Usage): {
   return out;
 }
 
+/** Renders a reply's ChatEvents as Anthropic SSE messages (the logic of AnthropicSseStream). */
+export function anthropicEvents(ctx: AnthropicStreamContext): Transformer<ChatEvent, SseMessage> {
+  let open: { kind: "thinking" | "text"; index: number } | undefined;
+  let nextIndex = 0;
+  let finished = false;
+  let quiet = true;
+  let timer: ReturnType<typeof setInterval> | undefined;
+  const stopTimer = () => {
+    clearInterval(timer);
+    timer = undefined;
+  };
+  const sse = (event: string, data: unknown): SseMessage => ({
+    event,
+    data: JSON.stringify(data),
+  });
+  const closeOpen = (controller: TransformStreamDefaultController<SseMessage>) => {
+    if (!open) return;
+    if (open.kind === "thinking") {
+      controller.enqueue(sse("content_block_delta", {
+        type: "content_block_delta",
+        index: open.index,
+        delta: { type: "signature_delta", signature: ctx.signature },
+      }));
+    }
+    controller.enqueue(
+      sse("content_block_stop", { type: "content_block_stop", index: open.index }),
+    );
+    open = undefined;
+  };
+  const startBlock = (
+    controller: TransformStreamDefaultController<SseMessage>,
+    block: Record<string, unknown>,
+  ): number => {
+    closeOpen(controller);
+    const index = nextIndex++;
+    controller.enqueue(sse("content_block_start", {
+      type: "content_block_start",
+      index,
+      content_block: block,
+    }));
+    return index;
+  };
+  const delta = (
+    controller: TransformStreamDefaultController<SseMessage>,
+    index: number,
+    body: Record<string, unknown>,
+  ) => {
+    controller.enqueue(sse("content_block_delta", {
+      type: "content_block_delta",
+      index,
+      delta: body,
+    }));
+  };
+  const streamText = (
+    controller: TransformStreamDefaultController<SseMessage>,
+    kind: "thinking" | "text",
+    text: string,
+  ) => {
+    if (text === "") return;
+    if (open?.kind !== kind) {
+      const block = kind === "thinking"
+        ? { type: "thinking", thinking: "", signature: "" }
+        : { type: "text", text: "" };
+      open = { kind, index: startBlock(controller, block) };
+    }
+    // The hot path, one delta per upstream text event, is serialized by hand.
+    const body = kind === "thinking"
+      ? `{"type":"thinking_delta","thinking":${JSON.stringify(text)}}`
+      : `{"type":"text_delta","text":${JSON.stringify(text)}}`;
+    controller.enqueue({
+      event: "content_block_delta",
+      data: `{"type":"content_block_delta","index":${open.index},"delta":${body}}`,
+    });
+  };
+  const fail = (controller: TransformStreamDefaultController<SseMessage>, err: GatewayError) => {
+    finished = true;
+    stopTimer();
+    controller.enqueue(sse("error", anthropicErrorBody(err)));
+  };
+  return {
+    start(controller) {
+      controller.enqueue(sse("message_start", {
+        type: "message_start",
+        message: {
+          id: ctx.id,
+          type: "message",
+          role: "assistant",
+          content: [],
+          model: ctx.model,
+          stop_reason: null,
+          stop_sequence: null,
+          stop_details: null,
+          usage: { input_tokens: ctx.inputTokens, output_tokens: 0 },
+        },
+      }));
+      controller.enqueue(sse("ping", { type: "ping" }));
+      timer = setInterval(() => {
+        try {
+          if (quiet && !finished) controller.enqueue(sse("ping", { type: "ping" }));
+        } catch {
+          // The output is gone (cancelled or errored): nothing more to keep alive.
+          stopTimer();
+        }
+        quiet = true;
+      }, ctx.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS);
+    },
+    transform(event, controller) {
+      quiet = false;
+      if (finished) return;
+      switch (event.type) {
+        case "reasoning":
+          streamText(controller, "thinking", event.text);
+          break;
+        case "text":
+          streamText(controller, "text", event.text);
+          break;
+        case "tool_call": {
+          const index = startBlock(controller, {
+            type: "tool_use",
+            id: event.id,
+            name: event.name,
+            input: {},
+          });
+          delta(controller, index, {
+            type: "input_json_delta",
+            partial_json: event.arguments.trim() === "" ? "{}" : event.arguments,
+          });
+          controller.enqueue(sse("content_block_stop", { type: "content_block_stop", index }));
+          break;
+        }
+        case "end":
+          finished = true;
+          stopTimer();
+          closeOpen(controller);
+          controller.enqueue(sse("message_delta", {
+            type: "message_delta",
+            delta: { stop_reason: event.stopReason, stop_sequence: null, stop_details: null },
+            usage: toAnthropicUsage(event.usage),
+          }));
+          controller.enqueue(sse("message_stop", { type: "message_stop" }));
+          break;
+        case "error":
+          fail(controller, event.error);
+          break;
+      }
+    },
+    flush(controller) {
+      stopTimer();
+      if (!finished) {
+        fail(
+          controller,
+          new GatewayError("internal", "Cannot finish the reply: it ended without an end event"),
+        );
+      }
+    },
+    cancel() {
+      stopTimer();
+    },
+  };
+}
+
 /**
  * Renders a reply's ChatEvents as Anthropic SSE messages. The ping timer starts with the
  * stream and stops at its end, on an error event, or when either side is cancelled.
  */
 export class AnthropicSseStream extends TransformStream<ChatEvent, SseMessage> {
   constructor(ctx: AnthropicStreamContext) {
-    let open: { kind: "thinking" | "text"; index: number } | undefined;
-    let nextIndex = 0;
-    let finished = false;
-    let quiet = true;
-    let timer: ReturnType<typeof setInterval> | undefined;
-    const stopTimer = () => {
-      clearInterval(timer);
-      timer = undefined;
-    };
-    const sse = (event: string, data: unknown): SseMessage => ({
-      event,
-      data: JSON.stringify(data),
-    });
-    const closeOpen = (controller: TransformStreamDefaultController<SseMessage>) => {
-      if (!open) return;
-      if (open.kind === "thinking") {
-        controller.enqueue(sse("content_block_delta", {
-          type: "content_block_delta",
-          index: open.index,
-          delta: { type: "signature_delta", signature: ctx.signature },
-        }));
-      }
-      controller.enqueue(
-        sse("content_block_stop", { type: "content_block_stop", index: open.index }),
-      );
-      open = undefined;
-    };
-    const startBlock = (
-      controller: TransformStreamDefaultController<SseMessage>,
-      block: Record<string, unknown>,
-    ): number => {
-      closeOpen(controller);
-      const index = nextIndex++;
-      controller.enqueue(sse("content_block_start", {
-        type: "content_block_start",
-        index,
-        content_block: block,
-      }));
-      return index;
-    };
-    const delta = (
-      controller: TransformStreamDefaultController<SseMessage>,
-      index: number,
-      body: Record<string, unknown>,
-    ) => {
-      controller.enqueue(sse("content_block_delta", {
-        type: "content_block_delta",
-        index,
-        delta: body,
-      }));
-    };
-    const streamText = (
-      controller: TransformStreamDefaultController<SseMessage>,
-      kind: "thinking" | "text",
-      text: string,
-    ) => {
-      if (text === "") return;
-      if (open?.kind !== kind) {
-        const block = kind === "thinking"
-          ? { type: "thinking", thinking: "", signature: "" }
-          : { type: "text", text: "" };
-        open = { kind, index: startBlock(controller, block) };
-      }
-      delta(
-        controller,
-        open.index,
-        kind === "thinking" ? { type: "thinking_delta", thinking: text } : {
-          type: "text_delta",
-          text,
-        },
-      );
-    };
-    const fail = (controller: TransformStreamDefaultController<SseMessage>, err: GatewayError) => {
-      finished = true;
-      stopTimer();
-      controller.enqueue(sse("error", anthropicErrorBody(err)));
-    };
-    super({
-      start(controller) {
-        controller.enqueue(sse("message_start", {
-          type: "message_start",
-          message: {
-            id: ctx.id,
-            type: "message",
-            role: "assistant",
-            content: [],
-            model: ctx.model,
-            stop_reason: null,
-            stop_sequence: null,
-            stop_details: null,
-            usage: { input_tokens: ctx.inputTokens, output_tokens: 0 },
-          },
-        }));
-        controller.enqueue(sse("ping", { type: "ping" }));
-        timer = setInterval(() => {
-          try {
-            if (quiet && !finished) controller.enqueue(sse("ping", { type: "ping" }));
-          } catch {
-            // The output is gone (cancelled or errored): nothing more to keep alive.
-            stopTimer();
-          }
-          quiet = true;
-        }, ctx.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS);
-      },
-      transform(event, controller) {
-        quiet = false;
-        if (finished) return;
-        switch (event.type) {
-          case "reasoning":
-            streamText(controller, "thinking", event.text);
-            break;
-          case "text":
-            streamText(controller, "text", event.text);
-            break;
-          case "tool_call": {
-            const index = startBlock(controller, {
-              type: "tool_use",
-              id: event.id,
-              name: event.name,
-              input: {},
-            });
-            delta(controller, index, {
-              type: "input_json_delta",
-              partial_json: event.arguments.trim() === "" ? "{}" : event.arguments,
-            });
-            controller.enqueue(sse("content_block_stop", { type: "content_block_stop", index }));
-            break;
-          }
-          case "end":
-            finished = true;
-            stopTimer();
-            closeOpen(controller);
-            controller.enqueue(sse("message_delta", {
-              type: "message_delta",
-              delta: { stop_reason: event.stopReason, stop_sequence: null, stop_details: null },
-              usage: toAnthropicUsage(event.usage),
-            }));
-            controller.enqueue(sse("message_stop", { type: "message_stop" }));
-            break;
-          case "error":
-            fail(controller, event.error);
-            break;
-        }
-      },
-      flush(controller) {
-        stopTimer();
-        if (!finished) {
-          fail(
-            controller,
-            new GatewayError("internal", "Cannot finish the reply: it ended without an end event"),
-          );
-        }
-      },
-      cancel() {
-        stopTimer();
-      },
-    });
+    super(anthropicEvents(ctx));
   }
 }

@@ -2,11 +2,12 @@
 import type { HandlerDeps } from "../../core/backend.ts";
 import { collectReply } from "../../core/collect.ts";
 import { MAX_BODY_BYTES, readJsonBody } from "../../core/http_body.ts";
-import { SseEncoderStream } from "../../core/sse.ts";
+import { chainTransformers } from "../../core/fuse.ts";
+import { sseEncoder } from "../../core/sse.ts";
 import { toChatRequest } from "./request.ts";
 import { buildChatCompletion, buildModelList, type CompletionContext } from "./response.ts";
 import { parseChatCompletionsBody } from "./schema.ts";
-import { OpenAiChunkStream } from "./stream.ts";
+import { openAiChunks } from "./stream.ts";
 
 const SSE_HEADERS: Record<string, string> = {
   "content-type": "text/event-stream; charset=utf-8",
@@ -31,9 +32,8 @@ export async function handleChatCompletions(req: Request, deps: HandlerDeps): Pr
   };
   if (chat.stream) {
     const includeUsage = body.stream_options?.include_usage ?? false;
-    const sse = events
-      .pipeThrough(new OpenAiChunkStream({ ...context, includeUsage }))
-      .pipeThrough(new SseEncoderStream());
+    const render = chainTransformers(openAiChunks({ ...context, includeUsage }), sseEncoder());
+    const sse = events.pipeThrough(new TransformStream(render));
     return new Response(sse, { headers: SSE_HEADERS });
   }
   return Response.json(buildChatCompletion(await collectReply(events), context));

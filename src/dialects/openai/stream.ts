@@ -27,6 +27,89 @@ export interface OpenAiChunkContext extends CompletionContext {
 
 const DONE: SseMessage = { data: "[DONE]" };
 
+/** Renders a reply's ChatEvents as OpenAI chunks (the logic of OpenAiChunkStream). */
+export function openAiChunks(context: OpenAiChunkContext): Transformer<ChatEvent, SseMessage> {
+  const { id, created, model, includeUsage } = context;
+  let toolCallCount = 0;
+  let finished = false;
+
+  // The fields every chunk shares are serialized once; key order matches OpenAI's.
+  const head = `{"id":${JSON.stringify(id)},"object":"chat.completion.chunk","created":${
+    JSON.stringify(created)
+  },"model":${JSON.stringify(model)},"choices":`;
+  const chunk = (
+    delta: Record<string, unknown>,
+    finishReason: OpenAiFinishReason | null = null,
+    usage?: OpenAiUsage,
+  ): SseMessage => ({
+    data: `${head}[{"index":0,"delta":${JSON.stringify(delta)},"logprobs":null,"finish_reason":${
+      JSON.stringify(finishReason)
+    }}]${usage === undefined ? "" : `,"usage":${JSON.stringify(usage)}`}}`,
+  });
+  const usageChunk = (usage: OpenAiUsage): SseMessage => ({
+    data: `${head}[],"usage":${JSON.stringify(usage)}}`,
+  });
+  const fail = (
+    controller: TransformStreamDefaultController<SseMessage>,
+    error: GatewayError,
+  ) => {
+    controller.enqueue({ data: JSON.stringify(openAiErrorBody(error)) });
+    controller.enqueue(DONE);
+    finished = true;
+  };
+
+  return {
+    start(controller) {
+      controller.enqueue(chunk({ role: "assistant", content: "" }));
+    },
+    transform(event, controller) {
+      if (finished) return;
+      switch (event.type) {
+        case "text":
+          if (event.text !== "") controller.enqueue(chunk({ content: event.text }));
+          break;
+        case "reasoning":
+          if (event.text !== "") controller.enqueue(chunk({ reasoning_content: event.text }));
+          break;
+        case "tool_call": {
+          const index = toolCallCount++;
+          controller.enqueue(chunk({
+            tool_calls: [{
+              index,
+              id: event.id,
+              type: "function",
+              function: { name: event.name, arguments: "" },
+            }],
+          }));
+          controller.enqueue(
+            chunk({ tool_calls: [{ index, function: { arguments: event.arguments } }] }),
+          );
+          break;
+        }
+        case "end": {
+          const usage = toOpenAiUsage(event.usage);
+          const reason = toFinishReason(event.stopReason, toolCallCount > 0);
+          controller.enqueue(chunk({}, reason, includeUsage ? undefined : usage));
+          if (includeUsage) controller.enqueue(usageChunk(usage));
+          controller.enqueue(DONE);
+          finished = true;
+          break;
+        }
+        case "error":
+          fail(controller, event.error);
+          break;
+      }
+    },
+    flush(controller) {
+      if (finished) return;
+      fail(
+        controller,
+        new GatewayError("upstream_protocol", "Kiro reply ended without an end event"),
+      );
+    },
+  };
+}
+
 /**
  * Renders one reply's ChatEvents as OpenAI chunks. Ends with `data: [DONE]` after the `end`
  * event, or after a `data: {"error":…}` chunk for an `error` event (or input that stops
@@ -34,92 +117,6 @@ const DONE: SseMessage = { data: "[DONE]" };
  */
 export class OpenAiChunkStream extends TransformStream<ChatEvent, SseMessage> {
   constructor(context: OpenAiChunkContext) {
-    const { id, created, model, includeUsage } = context;
-    let toolCallCount = 0;
-    let finished = false;
-
-    const chunk = (
-      delta: Record<string, unknown>,
-      finishReason: OpenAiFinishReason | null = null,
-      usage?: OpenAiUsage,
-    ): SseMessage => ({
-      data: JSON.stringify({
-        id,
-        object: "chat.completion.chunk",
-        created,
-        model,
-        choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
-        ...(usage === undefined ? {} : { usage }),
-      }),
-    });
-    const usageChunk = (usage: OpenAiUsage): SseMessage => ({
-      data: JSON.stringify({
-        id,
-        object: "chat.completion.chunk",
-        created,
-        model,
-        choices: [],
-        usage,
-      }),
-    });
-    const fail = (
-      controller: TransformStreamDefaultController<SseMessage>,
-      error: GatewayError,
-    ) => {
-      controller.enqueue({ data: JSON.stringify(openAiErrorBody(error)) });
-      controller.enqueue(DONE);
-      finished = true;
-    };
-
-    super({
-      start(controller) {
-        controller.enqueue(chunk({ role: "assistant", content: "" }));
-      },
-      transform(event, controller) {
-        if (finished) return;
-        switch (event.type) {
-          case "text":
-            if (event.text !== "") controller.enqueue(chunk({ content: event.text }));
-            break;
-          case "reasoning":
-            if (event.text !== "") controller.enqueue(chunk({ reasoning_content: event.text }));
-            break;
-          case "tool_call": {
-            const index = toolCallCount++;
-            controller.enqueue(chunk({
-              tool_calls: [{
-                index,
-                id: event.id,
-                type: "function",
-                function: { name: event.name, arguments: "" },
-              }],
-            }));
-            controller.enqueue(
-              chunk({ tool_calls: [{ index, function: { arguments: event.arguments } }] }),
-            );
-            break;
-          }
-          case "end": {
-            const usage = toOpenAiUsage(event.usage);
-            const reason = toFinishReason(event.stopReason, toolCallCount > 0);
-            controller.enqueue(chunk({}, reason, includeUsage ? undefined : usage));
-            if (includeUsage) controller.enqueue(usageChunk(usage));
-            controller.enqueue(DONE);
-            finished = true;
-            break;
-          }
-          case "error":
-            fail(controller, event.error);
-            break;
-        }
-      },
-      flush(controller) {
-        if (finished) return;
-        fail(
-          controller,
-          new GatewayError("upstream_protocol", "Kiro reply ended without an end event"),
-        );
-      },
-    });
+    super(openAiChunks(context));
   }
 }
