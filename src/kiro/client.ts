@@ -1,6 +1,9 @@
 /**
  * The Kiro API call: headers, retries and timeouts (spec §1.2, §6.1–6.4). Every retry happens
  * before the first byte reaches the client; after that, a stall ends the stream with an error.
+ *
+ * Unlike the reference, no `Connection: close` is sent: it worked around half-closed sockets
+ * in one Python HTTP client, and reusing connections saves a TCP and TLS handshake per chat.
  */
 import type { Config } from "../config.ts";
 import { GatewayError } from "../errors.ts";
@@ -174,7 +177,6 @@ export class KiroClient {
         "x-amzn-kiro-agent-mode": "vibe",
         "amz-sdk-invocation-id": crypto.randomUUID(),
         "amz-sdk-request": "attempt=1; max=3",
-        "connection": "close",
       },
       body,
       signal,
