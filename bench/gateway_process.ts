@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { createGateway } from "../src/app.ts";
 import { type Config, defaultConfig } from "../src/config.ts";
 import { Logger } from "../src/log.ts";
+import { GENERATE_PATH } from "./upstream.ts";
 
 /** Children run the `deno` on PATH, so the task can grant `--allow-run=deno` only. */
 const DENO = "deno";
@@ -18,6 +19,12 @@ export const BENCH_KEY = "bench-key";
 export interface BenchGatewaySettings {
   upstreamUrl: string;
   fakeReasoning: boolean;
+  /**
+   * Serve a bare pass-through instead of the gateway: every request is answered with the
+   * upstream's chat body as it comes. It shows what the runtime alone spends per stream
+   * (sockets, HTTP state, one fetch), the floor under the gateway's own cost.
+   */
+  passthrough?: boolean;
 }
 
 /** How to start the gateway process. */
@@ -32,6 +39,16 @@ export interface BenchGateway extends AsyncDisposable {
   pid: number;
   /** The process's peak resident set size so far, in bytes. */
   peakRssBytes(): Promise<number>;
+  /** Peaks so far of RSS, V8 heap (total and used) and external memory, in bytes. */
+  memoryPeaks(): Promise<MemoryPeaks>;
+}
+
+/** Peaks of the gateway process's memory figures, sampled, in bytes. */
+export interface MemoryPeaks {
+  rss: number;
+  heapTotal: number;
+  heapUsed: number;
+  external: number;
 }
 
 /** How often the gateway process samples its RSS. */
@@ -70,14 +87,17 @@ export async function spawnBenchGateway(
     while (!(await lines.read()).done) { /* discard */ }
   })();
   const gatewayUrl = url;
+  const memoryPeaks = async (): Promise<MemoryPeaks> => {
+    const res = await fetch(`${gatewayUrl}/__bench/memory`);
+    return await res.json() as MemoryPeaks;
+  };
   return {
     url: gatewayUrl,
     pid: child.pid,
     async peakRssBytes() {
-      const res = await fetch(`${gatewayUrl}/__bench/memory`);
-      const body: { peakRssBytes: number } = await res.json();
-      return body.peakRssBytes;
+      return (await memoryPeaks()).rss;
     },
+    memoryPeaks,
     async [Symbol.asyncDispose]() {
       child.kill("SIGTERM");
       await child.status;
@@ -108,12 +128,20 @@ async function serveBenchGateway(settings: BenchGatewaySettings): Promise<void> 
       if (level === "error") Deno.stderr.writeSync(new TextEncoder().encode(`${line}\n`));
     },
   });
-  const gateway = await createGateway(config, { logger, homeDir: "/nonexistent-home" });
+  const gateway = settings.passthrough
+    ? passthroughGateway(settings.upstreamUrl)
+    : await createGateway(config, { logger, homeDir: "/nonexistent-home" });
   // Sampled: /proc/self/status (VmHWM) would need --allow-all. A sample costs a few µs.
-  let peakRssBytes = Deno.memoryUsage().rss;
-  const sampler = setInterval(() => {
-    peakRssBytes = Math.max(peakRssBytes, Deno.memoryUsage().rss);
-  }, RSS_SAMPLE_MS);
+  const peaks: MemoryPeaks = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0 };
+  const sample = () => {
+    const now = Deno.memoryUsage();
+    peaks.rss = Math.max(peaks.rss, now.rss);
+    peaks.heapTotal = Math.max(peaks.heapTotal, now.heapTotal);
+    peaks.heapUsed = Math.max(peaks.heapUsed, now.heapUsed);
+    peaks.external = Math.max(peaks.external, now.external);
+  };
+  sample();
+  const sampler = setInterval(sample, RSS_SAMPLE_MS);
   const server = Deno.serve({
     hostname: "127.0.0.1",
     port: 0,
@@ -122,8 +150,8 @@ async function serveBenchGateway(settings: BenchGatewaySettings): Promise<void> 
     },
   }, (req) => {
     if (new URL(req.url).pathname === "/__bench/memory") {
-      peakRssBytes = Math.max(peakRssBytes, Deno.memoryUsage().rss);
-      return Response.json({ peakRssBytes });
+      sample();
+      return Response.json(peaks);
     }
     return gateway.handler(req);
   });
@@ -135,5 +163,23 @@ async function serveBenchGateway(settings: BenchGatewaySettings): Promise<void> 
   await server.finished;
   gateway.close();
 }
+
+function passthroughGateway(upstreamUrl: string): { handler: Handler; close(): void } {
+  return {
+    async handler(req) {
+      await req.body?.cancel();
+      const upstream = await fetch(`${upstreamUrl}${GENERATE_PATH}`, {
+        method: "POST",
+        headers: { "content-type": "application/x-amz-json-1.0" },
+        body: "{}",
+        signal: req.signal,
+      });
+      return new Response(upstream.body, { headers: { "content-type": "text/event-stream" } });
+    },
+    close() {},
+  };
+}
+
+type Handler = (req: Request) => Promise<Response>;
 
 if (import.meta.main) await serveBenchGateway(JSON.parse(Deno.args[0] ?? "{}"));

@@ -3,6 +3,7 @@
  * same call, alternating, and reports medians, so a noisy machine shifts both alike.
  */
 import { BENCH_KEY } from "./gateway_process.ts";
+import { buildDeltas } from "./reply_frames.ts";
 import { GENERATE_PATH } from "./upstream.ts";
 
 /** The two API dialects a client can speak to the gateway. */
@@ -86,13 +87,28 @@ export function directRequest(upstreamUrl: string): [string, RequestInit] {
   }];
 }
 
-/** A streaming chat request to the gateway in `dialect`, asking for thinking if `thinking`. */
+/** Options of gatewayRequest. */
+export interface GatewayRequestOptions {
+  /** Ask for thinking (Anthropic). */
+  thinking?: boolean;
+  /** Characters of earlier conversation sent before the question, to make a large payload. */
+  historyChars?: number;
+}
+
+/** A streaming chat request to the gateway in `dialect`. */
 export function gatewayRequest(
   gatewayUrl: string,
   dialect: Dialect,
-  thinking = false,
+  options: GatewayRequestOptions = {},
 ): [string, RequestInit] {
-  const messages = [{ role: "user", content: "Write a long answer." }];
+  const { thinking = false, historyChars = 0 } = options;
+  const history = historyChars > 0
+    ? [
+      { role: "user", content: "Earlier question." },
+      { role: "assistant", content: buildDeltas(historyChars).join("") },
+    ]
+    : [];
+  const messages = [...history, { role: "user", content: "Write a long answer." }];
   if (dialect === "openai") {
     return [`${gatewayUrl}/v1/chat/completions`, {
       method: "POST",
@@ -134,7 +150,9 @@ export async function measureLatency(
   options: LatencyOptions,
 ): Promise<LatencyResult> {
   const direct = directRequest(targets.upstreamUrl);
-  const viaGateway = gatewayRequest(targets.gatewayUrl, options.dialect, options.thinking);
+  const viaGateway = gatewayRequest(targets.gatewayUrl, options.dialect, {
+    thinking: options.thinking,
+  });
   for (let i = 0; i < (options.warmups ?? 10); i++) {
     await timeStream(...direct);
     await timeStream(...viaGateway);
@@ -220,6 +238,8 @@ export async function measureConcurrency(
     streams: number;
     timeoutMs: number;
     dialect?: Dialect;
+    /** Characters of conversation history each request carries (see gatewayRequest). */
+    historyChars?: number;
     peakRss: () => Promise<number>;
     /** Read the upstream at `url` directly (the baseline) instead of a gateway. */
     direct?: boolean;
@@ -228,7 +248,7 @@ export async function measureConcurrency(
   const deadline = AbortSignal.timeout(options.timeoutMs);
   const [input, init] = options.direct
     ? directRequest(url)
-    : gatewayRequest(url, options.dialect ?? "openai");
+    : gatewayRequest(url, options.dialect ?? "openai", { historyChars: options.historyChars });
   const start = performance.now();
   const outcomes = await Promise.allSettled(
     Array.from({ length: options.streams }, async () => {

@@ -65,7 +65,9 @@ async function main(load: string, dir: string): Promise<void> {
         toChunks(buildReplyFrames({ textChars: 200_000, thinkingChars: thinking ? 4000 : 0 })),
       );
       for (let i = 0; i < 40; i++) {
-        await timeStream(...gatewayRequest(gateway.url, i % 2 ? "openai" : "anthropic", thinking));
+        await timeStream(
+          ...gatewayRequest(gateway.url, i % 2 ? "openai" : "anthropic", { thinking }),
+        );
       }
     }
   } finally {

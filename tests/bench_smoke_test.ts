@@ -3,7 +3,14 @@ import { createGateway } from "../src/app.ts";
 import { silentLogger } from "../src/log.ts";
 import { measureColdStart } from "../bench/cold_start.ts";
 import { benchConfig } from "../bench/gateway_process.ts";
-import { measureConcurrency, measureLatency, measureThroughput } from "../bench/measure.ts";
+import {
+  directRequest,
+  measureConcurrency,
+  measureLatency,
+  measureThroughput,
+  timeStream,
+} from "../bench/measure.ts";
+import { bytesPerStream, type MemorySample } from "../bench/memory.ts";
 import { selfTimes } from "../bench/profile.ts";
 import { buildDeltas, buildReplyFrames, byteLength, toChunks } from "../bench/reply_frames.ts";
 import { HAND_WRITTEN_MARKER, mergeBenchmarks, renderGenerated } from "../bench/report.ts";
@@ -57,6 +64,34 @@ Deno.test("the benchmark measurements run end to end on tiny sizes", async (t) =
     await server.shutdown();
     gateway.close();
   }
+});
+
+Deno.test("a paced upstream sends chunk i no earlier than i intervals after the first", async () => {
+  await using upstream = startBenchUpstream();
+  const frames = buildReplyFrames({ textChars: 100 });
+  upstream.setReply(toChunks(frames), { intervalMs: 25 });
+  const timing = await within(timeStream(...directRequest(upstream.url)));
+  assert.equal(timing.bytes, byteLength(frames));
+  // Timers never fire early, so the last chunk cannot come before (n − 1) intervals.
+  assert.ok(timing.totalMs >= (frames.length - 1) * 25, `${timing.totalMs} ms`);
+  assert.ok(timing.ttfbMs < timing.totalMs - 25, "the first chunk was not held back");
+});
+
+Deno.test("the cost per stream is the slope of peak RSS over the stream count", () => {
+  const sample = (streams: number, peakRssBytes: number): MemorySample => ({
+    streams,
+    idleRssBytes: 0,
+    peakRssBytes,
+    heapTotalBytes: 0,
+    heapUsedBytes: 0,
+    externalBytes: 0,
+    totalMs: 0,
+    errors: 0,
+  });
+  const mib = 1024 * 1024;
+  const slope = bytesPerStream([sample(250, 100 * mib), sample(1000, 250 * mib)]);
+  assert.ok(Math.abs(slope - 0.2 * mib) < 1, String(slope));
+  assert.ok(Number.isNaN(bytesPerStream([sample(1000, mib)])));
 });
 
 Deno.test("the demo gateway's cold start is timed to its first /health 200", async () => {

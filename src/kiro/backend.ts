@@ -84,6 +84,9 @@ export class KiroBackend implements ChatBackend {
       likelyCause: () =>
         lastPayload === undefined ? undefined : describeLikelyCause(lastPayload as never),
     }, signal);
+    // The closures below live as long as the stream and share this scope with `lastPayload`:
+    // drop the payload (the whole conversation as Kiro JSON) once it has been sent.
+    lastPayload = undefined;
     const upstream = capture
       ? body.pipeThrough(
         new TransformStream<Uint8Array, Uint8Array>({

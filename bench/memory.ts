@@ -1,0 +1,120 @@
+/**
+ * Peak RSS of the gateway process under N concurrent streams, for finding what one in-flight
+ * stream costs: `deno run --allow-net=127.0.0.1 --allow-run=deno --allow-read --allow-env
+ * bench/memory.ts [--streams=250,500,1000] [--paced-ms=N] [--repeat=N] [--chars=N]
+ * [--history-chars=N] [--passthrough] [-- extra deno flags]`. Each count runs against a fresh gateway process, so
+ * every peak starts from the same idle state; the slope between counts is the cost per stream.
+ */
+import { spawnBenchGateway } from "./gateway_process.ts";
+import { measureConcurrency } from "./measure.ts";
+import { buildReplyFrames, toChunks } from "./reply_frames.ts";
+import { startBenchUpstream } from "./upstream.ts";
+
+/** One count's outcome. */
+export interface MemorySample {
+  streams: number;
+  idleRssBytes: number;
+  peakRssBytes: number;
+  /** Peak V8 heap (total, used) and external memory, in bytes. */
+  heapTotalBytes: number;
+  heapUsedBytes: number;
+  externalBytes: number;
+  totalMs: number;
+  errors: number;
+}
+
+/** Options of measureMemory. */
+export interface MemoryOptions {
+  /** Concurrent stream counts, each run against a fresh gateway. */
+  streams: number[];
+  /** Characters of answer text per stream. */
+  textChars: number;
+  /** Milliseconds between upstream frames; 0 streams back to back. */
+  pacedMs: number;
+  /** Characters of conversation history each request carries. */
+  historyChars?: number;
+  /** Measure the bare pass-through (see BenchGatewaySettings) instead of the gateway. */
+  passthrough?: boolean;
+  /** Extra flags for the gateway's `deno run`, such as `--v8-flags=...`. */
+  denoFlags?: string[];
+  timeoutMs?: number;
+}
+
+/** Runs each stream count against a fresh gateway and returns idle and peak RSS. */
+export async function measureMemory(options: MemoryOptions): Promise<MemorySample[]> {
+  await using upstream = startBenchUpstream();
+  upstream.setReply(toChunks(buildReplyFrames({ textChars: options.textChars })), {
+    intervalMs: options.pacedMs,
+  });
+  const samples: MemorySample[] = [];
+  for (const streams of options.streams) {
+    await using gateway = await spawnBenchGateway(
+      { upstreamUrl: upstream.url, fakeReasoning: false, passthrough: options.passthrough },
+      { denoFlags: options.denoFlags },
+    );
+    const idleRssBytes = await gateway.peakRssBytes();
+    const result = await measureConcurrency(gateway.url, {
+      streams,
+      timeoutMs: options.timeoutMs ?? 120_000,
+      peakRss: () => Promise.resolve(0),
+      direct: options.passthrough,
+      historyChars: options.historyChars,
+    });
+    const peaks = await gateway.memoryPeaks();
+    samples.push({
+      streams,
+      idleRssBytes,
+      peakRssBytes: peaks.rss,
+      heapTotalBytes: peaks.heapTotal,
+      heapUsedBytes: peaks.heapUsed,
+      externalBytes: peaks.external,
+      totalMs: result.totalMs,
+      errors: result.errors,
+    });
+  }
+  return samples;
+}
+
+/** The least-squares slope of peak RSS over stream count, in bytes per stream. */
+export function bytesPerStream(samples: MemorySample[]): number {
+  const n = samples.length;
+  if (n < 2) return Number.NaN;
+  const mx = samples.reduce((s, x) => s + x.streams, 0) / n;
+  const my = samples.reduce((s, x) => s + x.peakRssBytes, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const s of samples) {
+    num += (s.streams - mx) * (s.peakRssBytes - my);
+    den += (s.streams - mx) ** 2;
+  }
+  return num / den;
+}
+
+if (import.meta.main) {
+  const split = Deno.args.indexOf("--");
+  const own = split < 0 ? Deno.args : Deno.args.slice(0, split);
+  const denoFlags = split < 0 ? [] : Deno.args.slice(split + 1);
+  const option = (name: string) =>
+    own.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const counts = (option("streams") ?? "250,500,1000").split(",").map(Number);
+  const repeat = Number(option("repeat") ?? "1");
+  const streams = Array.from({ length: repeat }, () => counts).flat();
+  const samples = await measureMemory({
+    streams,
+    textChars: Number(option("chars") ?? "4000"),
+    pacedMs: Number(option("paced-ms") ?? "0"),
+    passthrough: own.includes("--passthrough"),
+    historyChars: Number(option("history-chars") ?? "0"),
+    denoFlags,
+  });
+  const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+  const lines = samples.map((s) =>
+    `${String(s.streams).padStart(5)} streams: idle ${mib(s.idleRssBytes)}, peak ${
+      mib(s.peakRssBytes)
+    } (heap ${mib(s.heapTotalBytes)}, used ${mib(s.heapUsedBytes)}, external ${
+      mib(s.externalBytes)
+    }), ${s.totalMs.toFixed(0)} ms, ${s.errors} errors`
+  );
+  lines.push(`slope: ${(bytesPerStream(samples) / 1024).toFixed(1)} KiB per stream`);
+  await Deno.stdout.write(new TextEncoder().encode(`${lines.join("\n")}\n`));
+}
