@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { denoDir } from "../tests/ops/gateway_process.ts";
 import { median } from "./measure.ts";
 
 /** Children run the `deno` on PATH, so the task can grant `--allow-run=deno` only. */
@@ -18,15 +19,6 @@ export interface ColdStartResult {
   runs: number;
   listeningMs: number;
   healthMs: number;
-}
-
-/** The Deno cache in use, so a child with another HOME still finds the npm packages. */
-function denoDir(): string {
-  const explicit = Deno.env.get("DENO_DIR");
-  if (explicit) return explicit;
-  const home = Deno.env.get("HOME") ?? "";
-  if (Deno.build.os === "darwin") return join(home, "Library", "Caches", "deno");
-  return join(Deno.env.get("XDG_CACHE_HOME") ?? join(home, ".cache"), "deno");
 }
 
 /** Starts the demo gateway `runs` times in `workDir` (a scratch folder) and times each start. */

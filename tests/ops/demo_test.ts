@@ -1,16 +1,13 @@
 import assert from "node:assert/strict";
-import { join, resolve } from "node:path";
 import { tempDir } from "../helpers.ts";
 import { exampleArguments, readDemoRequest } from "../../src/demo.ts";
-import { spawnGateway } from "./gateway_process.ts";
+import { emptySandbox, spawnGateway } from "./gateway_process.ts";
 
 const API_KEY = "demo-test-key-0123456789";
 
 Deno.test("--demo serves both dialects without Kiro credentials", async (t) => {
   await using tmp = await tempDir();
-  const cwd = resolve(tmp.path);
-  const home = join(cwd, "empty-home");
-  await Deno.mkdir(home);
+  const { cwd, home } = await emptySandbox(tmp.path);
   await using gateway = spawnGateway({
     cwd,
     home,

@@ -2,7 +2,7 @@
  * Runs the real gateway as a subprocess with the exact permission flags of a deno.json task,
  * in a temporary working folder with its own HOME, and waits for its "listening" line.
  */
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { within } from "../helpers.ts";
 
@@ -50,13 +50,21 @@ export function taskFlags(task: string, home: string, extraFlags: string[] = [])
   );
 }
 
-/** The Deno cache of this test run, so the child finds npm packages with another HOME. */
-function denoDir(): string {
+/** The Deno cache of this run, so a child with another HOME still finds the npm packages. */
+export function denoDir(): string {
   const explicit = Deno.env.get("DENO_DIR");
   if (explicit) return explicit;
   const home = Deno.env.get("HOME") ?? "";
   if (Deno.build.os === "darwin") return join(home, "Library", "Caches", "deno");
   return join(Deno.env.get("XDG_CACHE_HOME") ?? join(home, ".cache"), "deno");
+}
+
+/** A scratch working folder and an empty HOME inside `root`, for one gateway process. */
+export async function emptySandbox(root: string): Promise<{ cwd: string; home: string }> {
+  const cwd = resolve(root);
+  const home = join(cwd, "home");
+  await Deno.mkdir(home);
+  return { cwd, home };
 }
 
 /** Options of spawnGateway. */

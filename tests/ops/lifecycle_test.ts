@@ -1,13 +1,10 @@
 import assert from "node:assert/strict";
-import { join, resolve } from "node:path";
 import { tempDir } from "../helpers.ts";
-import { spawnGateway } from "./gateway_process.ts";
+import { emptySandbox, spawnGateway } from "./gateway_process.ts";
 
 Deno.test("the gateway prints its bound address and stops cleanly on SIGTERM", async () => {
   await using tmp = await tempDir();
-  const cwd = resolve(tmp.path);
-  const home = join(cwd, "home");
-  await Deno.mkdir(home);
+  const { cwd, home } = await emptySandbox(tmp.path);
   await using gateway = spawnGateway({ cwd, home, args: ["--demo", "--port", "0"] });
   const url = await gateway.waitForUrl();
   assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
@@ -20,9 +17,7 @@ Deno.test("the gateway prints its bound address and stops cleanly on SIGTERM", a
 
 Deno.test("a missing generated key is printed once with how to keep one", async () => {
   await using tmp = await tempDir();
-  const cwd = resolve(tmp.path);
-  const home = join(cwd, "home");
-  await Deno.mkdir(home);
+  const { cwd, home } = await emptySandbox(tmp.path);
   await using gateway = spawnGateway({ cwd, home, args: ["--demo", "--port", "0"] });
   const url = await gateway.waitForUrl();
   const result = await gateway.stop();
@@ -35,9 +30,7 @@ Deno.test("a missing generated key is printed once with how to keep one", async 
 
 Deno.test("bad configuration exits with code 2 and one line per problem", async () => {
   await using tmp = await tempDir();
-  const cwd = resolve(tmp.path);
-  const home = join(cwd, "home");
-  await Deno.mkdir(home);
+  const { cwd, home } = await emptySandbox(tmp.path);
   await using gateway = spawnGateway({
     cwd,
     home,

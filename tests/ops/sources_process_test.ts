@@ -53,6 +53,18 @@ async function sandbox(root: string) {
   return { cwd, home };
 }
 
+/** Writes an expired token file into ~/.aws/sso/cache with `extra` fields; returns its path. */
+async function writeExpiredCacheFile(
+  home: string,
+  name: string,
+  extra: Record<string, string>,
+): Promise<string> {
+  const file = join(home, ".aws", "sso", "cache", name);
+  const token = { accessToken: "stale", refreshToken: "aorOLD", expiresAt: EXPIRED };
+  await Deno.writeTextFile(file, JSON.stringify({ ...token, region: "us-east-1", ...extra }));
+  return file;
+}
+
 function env(kiro: FakeKiro, extra: Record<string, string> = {}): Record<string, string> {
   return {
     PROXY_API_KEY: API_KEY,
@@ -72,18 +84,10 @@ Deno.test("every credential source works under the start task's permissions", as
   await t.step("the Kiro IDE token file, discovered in HOME and written back", async () => {
     await using tmp = await tempDir();
     const { cwd, home } = await sandbox(tmp.path);
-    const file = join(home, ".aws", "sso", "cache", "kiro-auth-token.json");
-    await Deno.writeTextFile(
-      file,
-      JSON.stringify({
-        accessToken: "stale",
-        refreshToken: "aorOLD",
-        expiresAt: EXPIRED,
-        profileArn: ARN,
-        region: "us-east-1",
-        provider: "Github",
-      }),
-    );
+    const file = await writeExpiredCacheFile(home, "kiro-auth-token.json", {
+      profileArn: ARN,
+      provider: "Github",
+    });
     await using kiro = await kiroWithRefresh();
     await using gateway = spawnGateway({ cwd, home, env: env(kiro), args: ["--port", "0"] });
     assert.match(await chatThrough(await gateway.waitForUrl()), /fake Kiro/);
@@ -98,18 +102,10 @@ Deno.test("every credential source works under the start task's permissions", as
   await t.step("an AWS SSO cache file with a client registration (OIDC flow)", async () => {
     await using tmp = await tempDir();
     const { cwd, home } = await sandbox(tmp.path);
-    const file = join(home, ".aws", "sso", "cache", "builder-id.json");
-    await Deno.writeTextFile(
-      file,
-      JSON.stringify({
-        accessToken: "stale",
-        refreshToken: "aorOLD",
-        expiresAt: EXPIRED,
-        clientId: "client-1",
-        clientSecret: "secret-1",
-        region: "us-east-1",
-      }),
-    );
+    const file = await writeExpiredCacheFile(home, "builder-id.json", {
+      clientId: "client-1",
+      clientSecret: "secret-1",
+    });
     await using kiro = await kiroWithRefresh();
     await using gateway = spawnGateway({
       cwd,
