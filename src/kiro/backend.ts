@@ -74,11 +74,10 @@ export class KiroBackend implements ChatBackend {
         if (guarded.trimmed) {
           logger.info("Trimmed the oldest history to fit Kiro's limit", guarded.trimmed);
         }
-        assertValidPayload(guarded.payload);
+        assertValidPayload(guarded.payload, { bytes: guarded.bytes });
         lastPayload = guarded.payload;
-        const json = JSON.stringify(guarded.payload);
-        capture?.recordKiroRequest(json);
-        return json;
+        capture?.recordKiroRequest(guarded.json);
+        return guarded.json;
       },
       modelId: model.modelId,
       likelyCause: () =>

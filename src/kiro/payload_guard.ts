@@ -36,16 +36,26 @@ export function payloadBytes(payload: KiroPayload): number {
   return encoder.encode(JSON.stringify(payload)).byteLength;
 }
 
+/** A payload that fits, with the JSON text that is sent and its size in UTF-8 bytes. */
+export interface GuardedPayload {
+  payload: KiroPayload;
+  json: string;
+  bytes: number;
+  trimmed?: TrimStats;
+}
+
 /**
  * Returns `payload` unchanged when it fits, or a trimmed copy with its stats when autoTrim is
- * on. Throws a `context_length` GatewayError when it does not fit and cannot be trimmed enough.
+ * on, with its JSON text (serialized once, here). Throws a `context_length` GatewayError when
+ * it does not fit and cannot be trimmed enough.
  */
 export function guardPayloadSize(
   payload: KiroPayload,
   options: PayloadGuardOptions,
-): { payload: KiroPayload; trimmed?: TrimStats } {
-  const bytesBefore = payloadBytes(payload);
-  if (bytesBefore <= options.maxBytes) return { payload };
+): GuardedPayload {
+  const json = JSON.stringify(payload);
+  const bytesBefore = encoder.encode(json).byteLength;
+  if (bytesBefore <= options.maxBytes) return { payload, json, bytes: bytesBefore };
   if (!options.autoTrim) throw tooLarge(bytesBefore, options.maxBytes, false);
 
   const trimmed = structuredClone(payload);
@@ -72,12 +82,15 @@ export function guardPayloadSize(
   repairOrphans(history);
   if (history.length === 0) delete trimmed.conversationState.history;
 
-  const bytesAfter = payloadBytes(trimmed);
+  const trimmedJson = JSON.stringify(trimmed);
+  const bytesAfter = encoder.encode(trimmedJson).byteLength;
   if (bytesAfter > options.maxBytes) {
     throw tooLarge(bytesBefore, options.maxBytes, true, bytesAfter);
   }
   return {
     payload: trimmed,
+    json: trimmedJson,
+    bytes: bytesAfter,
     trimmed: { bytesBefore, bytesAfter, entriesBefore, entriesAfter: history.length },
   };
 }

@@ -21,6 +21,8 @@ export interface LintFinding {
 export interface LintOptions {
   /** The size Kiro accepts, in bytes (default 615000, where Kiro starts failing). */
   maxBytes?: number;
+  /** The payload's size when the caller has measured it already (saves serializing again). */
+  bytes?: number;
 }
 
 /** The longest tool description Kiro accepts (about 10 000 characters, spec §2.9). */
@@ -143,7 +145,7 @@ export function lintKiroPayload(payload: KiroPayload, options: LintOptions = {})
   }
 
   const maxBytes = options.maxBytes ?? KIRO_HARD_LIMIT_BYTES;
-  const bytes = payloadBytes(payload);
+  const bytes = options.bytes ?? payloadBytes(payload);
   if (bytes > maxBytes) {
     add("payload-size", "", `the payload is ${bytes} bytes, above the ${maxBytes}-byte limit`);
   }

@@ -175,3 +175,14 @@ Deno.test("guardPayloadSize fails with context_length when trimming is not enoug
     assert.throws(() => guardPayloadSize(input, { maxBytes: 2000, autoTrim: true }), GatewayError);
   });
 });
+
+Deno.test("guardPayloadSize hands back the JSON it measured, so it is serialized once", () => {
+  const input = payload(longHistory());
+  const guarded = guardPayloadSize(input, { maxBytes: 1_000_000, autoTrim: false });
+  assert.equal(guarded.json, JSON.stringify(input));
+  assert.equal(guarded.bytes, payloadBytes(input));
+  const trimmed = guardPayloadSize(input, { maxBytes: 5000, autoTrim: true });
+  assert.ok(trimmed.trimmed);
+  assert.equal(trimmed.json, JSON.stringify(trimmed.payload));
+  assert.equal(trimmed.bytes, payloadBytes(trimmed.payload));
+});
