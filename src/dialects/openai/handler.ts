@@ -23,6 +23,11 @@ const SSE_HEADERS: Record<string, string> = {
 export async function handleChatCompletions(req: Request, deps: HandlerDeps): Promise<Response> {
   const body = parseChatCompletionsBody(await readJsonBody(req, MAX_BODY_BYTES));
   const chat = await toChatRequest(body, { config: deps.config, signal: req.signal });
+  if ((body.n ?? 1) > 1) {
+    deps.logger.warn("Kiro returns one choice: answering with one although n was larger", {
+      n: body.n,
+    });
+  }
   // The signal covers the wait for the first byte; after that the pipe carries cancellation.
   const events = await deps.backend.send(chat, req.signal);
   const context: CompletionContext = {

@@ -118,8 +118,8 @@ export const chatCompletionsSchema = z.looseObject({
   reasoning_effort: z.enum(REASONING_EFFORTS).nullish(),
   max_tokens: positiveInt.nullish(),
   max_completion_tokens: positiveInt.nullish(),
-  n: z.number().int().min(1).max(1, "only n = 1 is supported: Kiro returns one choice")
-    .nullish(),
+  // Kiro returns one choice; larger values are accepted (never rejected) and answered with one.
+  n: z.number().int().min(1).nullish(),
   tools: z.array(tool).nullish(),
   tool_choice: z.unknown().optional(),
 });

@@ -436,10 +436,10 @@ Deno.test("POST /v1/chat/completions rejects bad requests before the backend", a
         message: /^Invalid request: model: /,
       },
       {
-        name: "n above one",
-        body: { model: MODEL, messages: [{ role: "user", content: "x" }], n: 2 },
+        name: "n that is not a positive whole number",
+        body: { model: MODEL, messages: [{ role: "user", content: "x" }], n: 0 },
         param: "n",
-        message: /only n = 1 is supported/,
+        message: /^Invalid request: n: /,
       },
       {
         name: "an unknown reasoning_effort",
@@ -654,4 +654,18 @@ Deno.test("GET /v1/models lists the backend's models", async () => {
     context_window: 200_000,
   });
   assert.equal(sonnet.max_output_tokens, 64_000);
+});
+
+Deno.test("n above one is accepted and answered with one choice", async () => {
+  const backend = createFakeBackend();
+  await using gateway = startTestGateway({ backend });
+  const res = await gateway.post("/v1/chat/completions", {
+    model: MODEL,
+    n: 3,
+    messages: [{ role: "user", content: "Hi" }],
+  });
+  const body = await res.json();
+  assert.equal(res.status, 200);
+  assert.equal(body.choices.length, 1);
+  assert.ok(gateway.logs.some((line) => line.includes("Kiro returns one choice")));
 });
