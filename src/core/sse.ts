@@ -29,7 +29,7 @@ export class SseEncoderStream extends TransformStream<SseMessage, Uint8Array> {
 }
 
 /** Formats one message as SSE text, ending with the blank line that dispatches it. */
-export function formatSseMessage(message: SseMessage): string {
+function formatSseMessage(message: SseMessage): string {
   let head = "";
   if (message.event !== undefined) {
     if (LINE_BREAK.test(message.event)) {
@@ -41,10 +41,4 @@ export function formatSseMessage(message: SseMessage): string {
   if (!LINE_BREAK.test(message.data)) return `${head}data: ${message.data}\n\n`;
   const lines = message.data.split(LINE_BREAK).map((line) => `data: ${line}\n`);
   return `${head}${lines.join("")}\n`;
-}
-
-/** Encodes an SSE comment (`: text`), which clients ignore; used as a keep-alive. */
-export function sseComment(text: string): Uint8Array {
-  const lines = text.split(LINE_BREAK).map((line) => `: ${line}\n`);
-  return new TextEncoder().encode(`${lines.join("")}\n`);
 }

@@ -87,11 +87,3 @@ export function pipeToEvents<I>(
     },
   }, { highWaterMark: 0 });
 }
-
-/**
- * Forwards `stream`, turning a failure of the source into one final `error` event. Reads only
- * when read from; cancelling the result cancels the source.
- */
-export function catchStreamErrors(stream: ReadableStream<ChatEvent>): ReadableStream<ChatEvent> {
-  return pipeToEvents(stream, {});
-}

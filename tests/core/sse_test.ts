@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { sseComment, SseEncoderStream, type SseMessage } from "../../src/core/sse.ts";
+import { SseEncoderStream, type SseMessage } from "../../src/core/sse.ts";
 import { collect, streamOf } from "../helpers.ts";
 
 async function encode(messages: SseMessage[]): Promise<string> {
@@ -45,9 +45,4 @@ Deno.test("SseEncoderStream writes server-sent events", async (t) => {
 
 Deno.test("SseEncoderStream refuses an event name with a line break", async () => {
   await assert.rejects(encode([{ event: "a\nb", data: "" }]), /Cannot encode SSE event name/);
-});
-
-Deno.test("sseComment encodes a keep-alive that clients ignore", () => {
-  assert.equal(new TextDecoder().decode(sseComment("ping")), ": ping\n\n");
-  assert.equal(new TextDecoder().decode(sseComment("a\nb")), ": a\n: b\n\n");
 });

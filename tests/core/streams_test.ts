@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { ChatEvent } from "../../src/core/chat.ts";
-import { catchStreamErrors, pipeToEvents } from "../../src/core/streams.ts";
+import { pipeToEvents } from "../../src/core/streams.ts";
 import { GatewayError } from "../../src/errors.ts";
 import { collect, within } from "../helpers.ts";
 
@@ -25,16 +25,16 @@ function gatedSource<T>(items: T[]) {
   return { stream, cancelled: cancelled.promise, pulls: () => pulls };
 }
 
-Deno.test("catchStreamErrors forwards events and ends when the source ends", async () => {
+Deno.test("pipeToEvents without steps forwards events and ends when the source ends", async () => {
   const end: ChatEvent = {
     type: "end",
     stopReason: "end_turn",
     usage: { inputTokens: 1, outputTokens: 1 },
   };
-  assert.deepEqual(await collect(catchStreamErrors(ReadableStream.from([TEXT, end]))), [TEXT, end]);
+  assert.deepEqual(await collect(pipeToEvents(ReadableStream.from([TEXT, end]), {})), [TEXT, end]);
 });
 
-Deno.test("catchStreamErrors turns a source failure into one error event", async (t) => {
+Deno.test("pipeToEvents without steps turns a source failure into one error event", async (t) => {
   const failing = (err: unknown) => {
     let sent = false;
     return new ReadableStream<ChatEvent>({
@@ -48,13 +48,13 @@ Deno.test("catchStreamErrors turns a source failure into one error event", async
 
   await t.step("a GatewayError is delivered as it is", async () => {
     const err = new GatewayError("upstream_protocol", "Kiro stream ended inside a frame");
-    const out = await collect(catchStreamErrors(failing(err)));
+    const out = await collect(pipeToEvents(failing(err), {}));
     assert.deepEqual(out, [TEXT, { type: "error", error: err }]);
   });
 
   await t.step("any other failure becomes an internal error", async () => {
     const cause = new TypeError("boom");
-    const out = await collect(catchStreamErrors(failing(cause)));
+    const out = await collect(pipeToEvents(failing(cause), {}));
     const last = out.at(-1);
     assert.equal(out.length, 2);
     assert.ok(last?.type === "error");
@@ -63,9 +63,9 @@ Deno.test("catchStreamErrors turns a source failure into one error event", async
   });
 });
 
-Deno.test("catchStreamErrors reads the source only when read and passes a cancel on", async () => {
+Deno.test("pipeToEvents without steps reads the source only when read and passes a cancel on", async () => {
   const source = gatedSource<ChatEvent>([TEXT, TEXT]);
-  const wrapped = catchStreamErrors(source.stream);
+  const wrapped = pipeToEvents(source.stream, {});
   const reader = wrapped.getReader();
   assert.equal(source.pulls(), 0, "nothing is read ahead");
   assert.deepEqual(await within(reader.read()), { done: false, value: TEXT });
