@@ -4,6 +4,7 @@
  */
 import { createTokenSource, type TokenSource } from "./auth/token_source.ts";
 import type { Config } from "./config.ts";
+import { randomHex } from "./core/ids.ts";
 import { TokenCounter } from "./core/tokens.ts";
 import { TruncationStore } from "./core/truncation.ts";
 import { KiroBackend } from "./kiro/backend.ts";
@@ -91,13 +92,4 @@ export async function createGateway(
     ...options.deps,
   });
   return { handler, tokens, models, close: () => proxy?.close() };
-}
-
-const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
-
-/** Returns `bytes` random bytes as lower-case hex. */
-export function randomHex(bytes: number): string {
-  let hex = "";
-  for (const byte of crypto.getRandomValues(new Uint8Array(bytes))) hex += HEX[byte];
-  return hex;
 }

@@ -5,7 +5,9 @@
  */
 import type { KiroEvent } from "../kiro/events.ts";
 import type { Logger } from "../log.ts";
+import { findBracketCalls } from "./bracket_calls.ts";
 import type { ChatEvent, StopReason, Usage } from "./chat.ts";
+import { randomHex } from "./ids.ts";
 import type { TokenCounter } from "./tokens.ts";
 import { type ToolArgumentsDiagnosis, toToolArguments } from "./tool_args.ts";
 
@@ -41,6 +43,11 @@ export interface ReplyEventStreamOptions {
   toolNames?: ToolNameMap;
   /** Set when truncation recovery is on. */
   truncation?: TruncationMemory;
+  /**
+   * The request's tool names (the client's). When given, calls the model wrote as text,
+   * `[Called name with args: {…}]`, to one of these tools become tool calls at the end.
+   */
+  declaredTools?: ReadonlySet<string>;
   logger?: Logger;
 }
 
@@ -61,6 +68,8 @@ export function replyEvents(options: ReplyEventStreamOptions): Transformer<KiroE
   /** Everything the client sees as text, notices included, for the truncation memory. */
   const visibleText: string[] = [];
   const openCalls = new Map<string, OpenToolCall>();
+  /** `name\0arguments` of every delivered call, so a call written as text too is not doubled. */
+  const deliveredCalls = new Set<string>();
   const finishedIds = new Set<string>();
   let emittedToolCalls = 0;
   let truncatedToolCalls = 0;
@@ -113,8 +122,32 @@ export function replyEvents(options: ReplyEventStreamOptions): Transformer<KiroE
     const name = fromKiro(call.kiroName);
     const result = toToolArguments(call.parts.join(""));
     if (!result.ok) return refuseToolCall(controller, id, name, result.diagnosis);
+    emitToolCall(controller, id, name, result.arguments);
+  };
+
+  const emitToolCall = (
+    controller: TransformStreamDefaultController<ChatEvent>,
+    id: string,
+    name: string,
+    args: string,
+  ) => {
     emittedToolCalls++;
-    controller.enqueue({ type: "tool_call", id, name, arguments: result.arguments });
+    deliveredCalls.add(`${name}\0${canonicalJson(args)}`);
+    controller.enqueue({ type: "tool_call", id, name, arguments: args });
+  };
+
+  /** Spec §4.8: calls to declared tools that the model printed as text instead. */
+  const emitBracketCalls = (controller: TransformStreamDefaultController<ChatEvent>) => {
+    const declared = options.declaredTools;
+    if (!declared || declared.size === 0) return;
+    for (const call of findBracketCalls(modelText.join("") + reasoning.join(""))) {
+      const name = fromKiro(call.name);
+      if (!declared.has(name) || deliveredCalls.has(`${name}\0${canonicalJson(call.arguments)}`)) {
+        continue;
+      }
+      logger?.debug("Found a tool call written as text", { tool: name });
+      emitToolCall(controller, `call_${randomHex(4)}`, name, call.arguments);
+    }
   };
 
   /** Returns the open call for `id`, opening one unless the id already finished. */
@@ -223,6 +256,7 @@ export function replyEvents(options: ReplyEventStreamOptions): Transformer<KiroE
         });
         finishToolCall(controller, id, call);
       }
+      emitBracketCalls(controller);
       const reason = stopReason();
       const text = visibleText.join("");
       if (reason === "max_tokens" && text.length > 0) truncation?.rememberText(text);
@@ -262,6 +296,15 @@ function truncatedNotice(name: string, sizeBytes: number): string {
 function unusableNotice(name: string, diagnosis: ToolArgumentsDiagnosis): string {
   return `[Kiro Gateway: the call to tool "${name}" was not delivered because its arguments ` +
     `were unusable (${diagnosis.reason}, ${diagnosis.sizeBytes} bytes).]`;
+}
+
+/** JSON text with its whitespace normalized, to compare arguments written two ways. */
+function canonicalJson(json: string): string {
+  try {
+    return JSON.stringify(JSON.parse(json));
+  } catch {
+    return json;
+  }
 }
 
 /** Sums of float credits drift (0.1 + 0.2); ten decimals is far below Kiro's precision. */

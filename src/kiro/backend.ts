@@ -107,6 +107,7 @@ export class KiroBackend implements ChatBackend {
         counter,
         estimateInputTokens: () => estimateInputTokens(chat, counter),
         toolNames,
+        declaredTools: new Set(chat.tools.map((tool) => tool.name)),
         truncation: config.truncationRecovery
           ? {
             rememberTool: (id, info) => truncation.rememberTool(id, info),

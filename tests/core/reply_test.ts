@@ -389,3 +389,35 @@ Deno.test("toToolArguments keeps object text as received and refuses everything 
   assert.equal(refused.ok, false);
   assert.ok(!refused.ok && refused.diagnosis.reason === "not a JSON object (got an array)");
 });
+
+Deno.test("a call the model wrote as text to a declared tool becomes a tool call", async (t) => {
+  const written = 'I will check. [Called get_weather with args: {"city": "Oslo"}]';
+  await t.step("declared: delivered after the text, stop reason tool_use", async () => {
+    const events = await run([{ type: "text", text: written }, ...DONE], {
+      declaredTools: new Set(["get_weather"]),
+    });
+    const [call] = toolCallsOf(events);
+    assert.ok(call?.type === "tool_call");
+    assert.equal(call.name, "get_weather");
+    assert.deepEqual(JSON.parse(call.arguments), { city: "Oslo" });
+    assert.match(call.id, /^call_[0-9a-f]{8}$/);
+    assert.equal(endOf(events).stopReason, "tool_use");
+  });
+  await t.step("not declared, or no tools known: left as text only", async () => {
+    for (const declaredTools of [new Set(["other"]), undefined]) {
+      const events = await run([{ type: "text", text: written }, ...DONE], { declaredTools });
+      assert.deepEqual(toolCallsOf(events), []);
+      assert.equal(endOf(events).stopReason, "end_turn");
+    }
+  });
+  await t.step("the same call also made through the tool channel is not doubled", async () => {
+    const events = await run([
+      { type: "text", text: written },
+      ...toolEvents("tooluse_1", "get_weather", ['{"city":"Oslo"}']),
+      ...DONE,
+    ], { declaredTools: new Set(["get_weather"]) });
+    assert.deepEqual(toolCallsOf(events).map((e) => e.type === "tool_call" && e.id), [
+      "tooluse_1",
+    ]);
+  });
+});

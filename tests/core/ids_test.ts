@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { randomHex } from "../src/app.ts";
+import { randomHex } from "../../src/core/ids.ts";
 
 Deno.test("randomHex gives the asked number of random bytes as lower-case hex", () => {
   const ids = new Set(Array.from({ length: 100 }, () => randomHex(16)));
