@@ -4,7 +4,8 @@
  * Kiro credentials. Every reply is labelled `[demo]`.
  */
 import type { Config } from "./config.ts";
-import { encodeFrame, type HeaderValue } from "./kiro/eventstream.ts";
+import { randomHex } from "./core/ids.ts";
+import { encodeEventFrame } from "./kiro/eventstream.ts";
 import type { Logger } from "./log.ts";
 
 /** The label every scripted reply starts with. */
@@ -125,21 +126,8 @@ export function readDemoRequest(payload: unknown): DemoRequest {
   };
 }
 
-const encoder = new TextEncoder();
-
-function str(value: string): HeaderValue {
-  return { type: "string", value };
-}
-
 function eventFrame(eventType: string, payload: Record<string, unknown>): Uint8Array {
-  return encodeFrame({
-    headers: {
-      ":event-type": str(eventType),
-      ":content-type": str("application/json"),
-      ":message-type": str("event"),
-    },
-    payload: encoder.encode(JSON.stringify(payload)),
-  });
+  return encodeEventFrame(eventType, JSON.stringify(payload));
 }
 
 /** Splits text into word-sized deltas so clients see it stream. */
@@ -174,7 +162,7 @@ export function scriptReply(request: DemoRequest): Uint8Array[] {
     eventFrame("assistantResponseEvent", { content })
   );
   if (tool) {
-    const id = `tooluse_demo${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
+    const id = `tooluse_demo${randomHex(8)}`;
     const input = JSON.stringify(exampleArguments(tool.schema));
     const half = Math.ceil(input.length / 2);
     frames.push(eventFrame("toolUseEvent", { name: tool.name, toolUseId: id }));

@@ -1,5 +1,5 @@
 /** Builders of real binary Kiro frames for tests, with payload keys sorted as Kiro sends them. */
-import { encodeFrame, type HeaderValue } from "../src/kiro/eventstream.ts";
+import { encodeEventFrame, encodeFrame, type HeaderValue } from "../src/kiro/eventstream.ts";
 
 const encoder = new TextEncoder();
 
@@ -21,15 +21,7 @@ export function kiroFrame(
   eventType: string,
   payload: Record<string, unknown> | string,
 ): Uint8Array {
-  const text = typeof payload === "string" ? payload : sortedJson(payload);
-  return encodeFrame({
-    headers: {
-      ":event-type": str(eventType),
-      ":content-type": str("application/json"),
-      ":message-type": str("event"),
-    },
-    payload: encoder.encode(text),
-  });
+  return encodeEventFrame(eventType, typeof payload === "string" ? payload : sortedJson(payload));
 }
 
 /** An assistantResponseEvent carrying one text delta. */

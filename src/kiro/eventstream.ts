@@ -419,6 +419,18 @@ function hex(value: number): string {
   return `0x${value.toString(16).padStart(8, "0")}`;
 }
 
+/** Encodes an `event` frame of `eventType` with a JSON payload, as Kiro sends them. */
+export function encodeEventFrame(eventType: string, payloadJson: string): Uint8Array {
+  return encodeFrame({
+    headers: {
+      ":event-type": { type: "string", value: eventType },
+      ":content-type": { type: "string", value: "application/json" },
+      ":message-type": { type: "string", value: "event" },
+    },
+    payload: new TextEncoder().encode(payloadJson),
+  });
+}
+
 /**
  * Encodes a frame with both CRCs (for tests and the fake upstream); throws a RangeError for
  * a header name over 255 bytes, a value over 65,535 bytes, a malformed uuid or an invalid Date.
