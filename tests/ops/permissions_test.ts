@@ -62,15 +62,18 @@ Deno.test("start, dev, doctor and the binaries share one permission set", async 
     const env = start.find((f) => f.startsWith("--allow-env="))!.slice("--allow-env=".length);
     assert.deepEqual(env.split(",").sort(), [...ALLOWED_ENV_VARS].sort());
   });
-  await t.step("read and write are limited to .env, debug_logs and the credential folders", () => {
-    const read = start.find((f) => f.startsWith("--allow-read="))!.split("=")[1]!.split(",");
-    const write = start.find((f) => f.startsWith("--allow-write="))!.split("=")[1]!.split(",");
-    assert.deepEqual(read.slice(0, 2), [".env", "debug_logs"]);
-    assert.ok(read.slice(2).every((p) => p.startsWith("/h/")), read.join(" "));
-    assert.deepEqual(write, ["debug_logs", ...read.slice(2)]);
-    assert.ok(!start.includes("--allow-read") && !start.includes("--allow-write"));
-    assert.ok(!start.includes("--allow-run") && !start.includes("-A"));
-  });
+  await t.step(
+    "read and write are limited to .env, debug_logs, state and the credential folders",
+    () => {
+      const read = start.find((f) => f.startsWith("--allow-read="))!.split("=")[1]!.split(",");
+      const write = start.find((f) => f.startsWith("--allow-write="))!.split("=")[1]!.split(",");
+      assert.deepEqual(read.slice(0, 3), [".env", "debug_logs", "state"]);
+      assert.ok(read.slice(3).every((p) => p.startsWith("/h/")), read.join(" "));
+      assert.deepEqual(write, ["debug_logs", "state", ...read.slice(3)]);
+      assert.ok(!start.includes("--allow-read") && !start.includes("--allow-write"));
+      assert.ok(!start.includes("--allow-run") && !start.includes("-A"));
+    },
+  );
   for (const target of COMPILE_TARGETS) {
     await t.step(`compile:${target} bakes in the same net, sys and env flags`, () => {
       const words = splitWords(tasks[`compile:${target}`]!);
@@ -79,7 +82,7 @@ Deno.test("start, dev, doctor and the binaries share one permission set", async 
         list.filter((f) => /^--allow-(net|sys|env)/.test(f)).sort();
       assert.deepEqual(shared(words), shared(start));
       const read = words.find((f) => f.startsWith("--allow-read="))!;
-      assert.match(read, /^--allow-read=\.env,debug_logs,/);
+      assert.match(read, /^--allow-read=\.env,debug_logs,state,/);
     });
   }
   await t.step("compile runs every target", () => {
