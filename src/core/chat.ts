@@ -55,6 +55,29 @@ export interface ThinkingSettings {
   budgetTokens: number;
 }
 
+/**
+ * Structured output the client asked for (OpenAI `response_format`, Anthropic
+ * `output_config.format`, Responses `text.format`). Kiro has no such field: the request builder
+ * turns it into a system-prompt instruction and the reply's code fence is unwrapped.
+ */
+export type ResponseFormat =
+  | { type: "json_object" }
+  | {
+    type: "json_schema";
+    /** The JSON schema the answer must match. */
+    schema: Record<string, unknown>;
+    name?: string;
+    description?: string;
+    strict?: boolean;
+  };
+
+/**
+ * A tool use the client forced (OpenAI `required` or a named function, Anthropic `any` or
+ * `tool`). Kiro cannot force one: the request builder turns it into an instruction. `auto`
+ * is the absence of this field; `none` is expressed by sending no tools.
+ */
+export type ToolChoice = { type: "any" } | { type: "tool"; name: string };
+
 /** A dialect-neutral chat request. */
 export interface ChatRequest {
   /** The model string exactly as the client sent it (echoed back in replies). */
@@ -67,6 +90,10 @@ export interface ChatRequest {
   maxOutputTokens?: number;
   /** Whether the client wants a stream (the upstream call always streams). */
   stream: boolean;
+  /** Structured output the client asked for, when it did. */
+  responseFormat?: ResponseFormat;
+  /** The tool use the client forced, when it did. */
+  toolChoice?: ToolChoice;
 }
 
 /** Why the model stopped. */
