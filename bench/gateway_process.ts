@@ -5,6 +5,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { createGateway } from "../src/app.ts";
+import { MemoryState } from "../src/state/state.ts";
 import { type Config, defaultConfig } from "../src/config.ts";
 import { Logger } from "../src/log.ts";
 import { GENERATE_PATH } from "./upstream.ts";
@@ -130,7 +131,11 @@ async function serveBenchGateway(settings: BenchGatewaySettings): Promise<void> 
   });
   const gateway = settings.passthrough
     ? passthroughGateway(settings.upstreamUrl)
-    : await createGateway(config, { logger, homeDir: "/nonexistent-home" });
+    : await createGateway(config, {
+      logger,
+      homeDir: "/nonexistent-home",
+      state: new MemoryState(),
+    });
   // Sampled: /proc/self/status (VmHWM) would need --allow-all. A sample costs a few µs.
   const peaks: MemoryPeaks = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0 };
   const sample = () => {
@@ -161,10 +166,12 @@ async function serveBenchGateway(settings: BenchGatewaySettings): Promise<void> 
   };
   Deno.addSignalListener("SIGTERM", stop);
   await server.finished;
-  gateway.close();
+  await gateway.close();
 }
 
-function passthroughGateway(upstreamUrl: string): { handler: Handler; close(): void } {
+function passthroughGateway(
+  upstreamUrl: string,
+): { handler: Handler; close(): Promise<void> } {
   return {
     async handler(req) {
       await req.body?.cancel();
@@ -176,7 +183,7 @@ function passthroughGateway(upstreamUrl: string): { handler: Handler; close(): v
       });
       return new Response(upstream.body, { headers: { "content-type": "text/event-stream" } });
     },
-    close() {},
+    close: () => Promise.resolve(),
   };
 }
 

@@ -13,6 +13,8 @@ import { machineFingerprint } from "./kiro/endpoints.ts";
 import { ModelCatalog } from "./kiro/models.ts";
 import type { Logger } from "./log.ts";
 import { createHandler, type ServerDeps } from "./server.ts";
+import { openStateStore } from "./state/open.ts";
+import type { StateStore } from "./state/state.ts";
 
 /** Options of createGateway. */
 export interface GatewayOptions {
@@ -23,6 +25,8 @@ export interface GatewayOptions {
   homeDir?: string;
   /** Extra server dependencies, such as the debug recorder. */
   deps?: Partial<ServerDeps>;
+  /** The state store to use instead of opening the configured one; the gateway closes it. */
+  state?: StateStore;
 }
 
 /** A built gateway: its request handler and the parts start-up and shutdown need. */
@@ -30,8 +34,9 @@ export interface Gateway {
   handler: (req: Request) => Promise<Response>;
   tokens: TokenSource;
   models: ModelCatalog;
-  /** Releases the proxy client, if any. */
-  close(): void;
+  state: StateStore;
+  /** Releases the proxy client, if any, and closes the state store. */
+  close(): Promise<void>;
 }
 
 /**
@@ -53,6 +58,7 @@ export async function createGateway(
       return fetch(input, proxied);
     }
     : fetch;
+  const state = options.state ?? await openStateStore(config, { now });
   const tokens = await createTokenSource(config, {
     logger,
     fetch: upstreamFetch,
@@ -88,8 +94,18 @@ export async function createGateway(
     now,
     randomHex,
     startedAt: now(),
+    state,
     credentials: { status: () => ({ ...tokens.status() }) },
     ...options.deps,
   });
-  return { handler, tokens, models, close: () => proxy?.close() };
+  return {
+    handler,
+    tokens,
+    models,
+    state,
+    close: async () => {
+      proxy?.close();
+      await state.close();
+    },
+  };
 }

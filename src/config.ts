@@ -19,6 +19,9 @@ export type DebugMode = "off" | "errors" | "all";
 /** Which image URLs the dialects fetch: public hosts only, any host, or none. */
 export type ImageUrlFetch = "public" | "all" | "off";
 
+/** How the account pool picks an account (ACCOUNT_STRATEGY). */
+export type AccountStrategy = "sticky" | "balanced";
+
 /** Base URLs of the four Kiro upstreams; each replaces one default when set. */
 export interface UpstreamOverrides {
   /** Replaces `https://runtime.{region}.kiro.dev` (generateAssistantResponse, mcp). */
@@ -69,6 +72,14 @@ export interface Config {
   autoTrimPayload: boolean;
   /** IMAGE_URL_FETCH: `public` refuses loopback, private and link-local hosts (SSRF guard). */
   imageUrlFetch: ImageUrlFetch;
+  /** STATE_DIR: the folder of the embedded state database (account health, stored responses). */
+  stateDir: string;
+  /** KIRO_ACCOUNTS_FILE: a JSON list of accounts; without it the one login above is the pool. */
+  accountsFile?: string;
+  /** ACCOUNT_STRATEGY: keep one account until it fails, or spread requests over them. */
+  accountStrategy: AccountStrategy;
+  /** ACCOUNT_COOLDOWN_SECONDS: the first cool-down of a failed account, doubled per failure. */
+  accountCooldownMs: number;
   /** Serve a built-in scripted upstream instead of Kiro (`--demo`). */
   demo: boolean;
   /** The `.env` path that was read, or would have been. */
@@ -337,6 +348,10 @@ const SCHEMA = z.object({
   KIRO_MAX_PAYLOAD_BYTES: integer(1000, 100_000_000).default(600_000),
   AUTO_TRIM_PAYLOAD: bool.default(false),
   IMAGE_URL_FETCH: oneOf<ImageUrlFetch>(["public", "all", "off"]).default("public"),
+  STATE_DIR: text.default("state"),
+  KIRO_ACCOUNTS_FILE: text.optional(),
+  ACCOUNT_STRATEGY: oneOf<AccountStrategy>(["sticky", "balanced"]).default("sticky"),
+  ACCOUNT_COOLDOWN_SECONDS: secondsAsMs(1, 86400).default(60_000),
 });
 
 /** Where loadConfig reads from; injectable for tests. */
@@ -424,6 +439,10 @@ export function loadConfig(cli: CliCommand, sources: ConfigSources): Readonly<Co
     maxPayloadBytes: v.KIRO_MAX_PAYLOAD_BYTES,
     autoTrimPayload: v.AUTO_TRIM_PAYLOAD,
     imageUrlFetch: v.IMAGE_URL_FETCH,
+    stateDir: v.STATE_DIR,
+    accountsFile: v.KIRO_ACCOUNTS_FILE,
+    accountStrategy: v.ACCOUNT_STRATEGY,
+    accountCooldownMs: v.ACCOUNT_COOLDOWN_SECONDS,
     demo: cli.demo,
     envFile,
   };

@@ -123,7 +123,7 @@ async function serve(loaded: Readonly<Config>): Promise<void> {
     const timer = setTimeout(() => Deno.exit(0), SHUTDOWN_GRACE_MS);
     server.shutdown().finally(() => {
       clearTimeout(timer);
-      gateway.close();
+      void gateway.close();
       void demo?.[Symbol.asyncDispose]();
     });
   };

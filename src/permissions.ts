@@ -29,7 +29,7 @@ export type PathAccess = "read" | "readwrite";
 export interface GatewayPath {
   path: string;
   access: PathAccess;
-  /** What the path is for (`.env`, `KIRO_CREDS_FILE`, `DEBUG_DIR`, `credentials`). */
+  /** What the path is for (`.env`, `KIRO_CREDS_FILE`, `DEBUG_DIR`, `STATE_DIR`, `credentials`). */
   purpose: string;
   /** Whether the user configured the path (a refusal is then fatal) or it is a standard place. */
   configured: boolean;
@@ -54,7 +54,7 @@ export interface GatewayPathOptions {
 
 /**
  * The paths the gateway will use with this configuration: `.env`, the configured credential
- * files, DEBUG_DIR when capture is on, and the standard credential folders.
+ * files, DEBUG_DIR when capture is on, STATE_DIR, and the standard credential folders.
  */
 export function gatewayPaths(config: Readonly<Config>, options: GatewayPathOptions): GatewayPath[] {
   const paths: GatewayPath[] = [
@@ -85,6 +85,12 @@ export function gatewayPaths(config: Readonly<Config>, options: GatewayPathOptio
       configured: true,
     });
   }
+  paths.push({
+    path: config.stateDir,
+    access: "readwrite",
+    purpose: "STATE_DIR",
+    configured: true,
+  });
   if (options.homeDir !== undefined) {
     const folders = new Set(
       CREDENTIAL_CANDIDATES(options.homeDir, options.platform).map((c) => dirname(c.path)),
@@ -96,21 +102,24 @@ export function gatewayPaths(config: Readonly<Config>, options: GatewayPathOptio
   return paths;
 }
 
+/** Folders the gateway writes inside, as opposed to files written through their folder. */
+const WRITABLE_FOLDERS = new Set(["DEBUG_DIR", "STATE_DIR"]);
+
+function writablePath(entry: GatewayPath): string {
+  return WRITABLE_FOLDERS.has(entry.purpose) ? entry.path : dirname(entry.path);
+}
+
 /** The flags that grant `entry`: read on the path, write on the file's folder (token write-back). */
 export function flagsFor(entry: GatewayPath): string[] {
   const flags = [`--allow-read=${entry.path}`];
-  if (entry.access === "readwrite") {
-    const writable = entry.purpose === "DEBUG_DIR" ? entry.path : dirname(entry.path);
-    flags.push(`--allow-write=${writable}`);
-  }
+  if (entry.access === "readwrite") flags.push(`--allow-write=${writablePath(entry)}`);
   return flags;
 }
 
 function isGranted(entry: GatewayPath, query: PermissionQuery): boolean {
   if (query("read", entry.path) !== "granted") return false;
   if (entry.access === "read") return true;
-  const writable = entry.purpose === "DEBUG_DIR" ? entry.path : dirname(entry.path);
-  return query("write", writable) === "granted";
+  return query("write", writablePath(entry)) === "granted";
 }
 
 /** Options of deniedPathLines. */

@@ -16,12 +16,13 @@ import { buildDeltas, buildReplyFrames, byteLength, toChunks } from "../bench/re
 import { HAND_WRITTEN_MARKER, mergeBenchmarks, renderGenerated } from "../bench/report.ts";
 import { startBenchUpstream } from "../bench/upstream.ts";
 import { tempDir, within } from "./helpers.ts";
+import { MemoryState } from "../src/state/state.ts";
 
 Deno.test("the benchmark measurements run end to end on tiny sizes", async (t) => {
   await using upstream = startBenchUpstream();
   const gateway = await createGateway(
     benchConfig({ upstreamUrl: upstream.url, fakeReasoning: false }),
-    { logger: silentLogger(), homeDir: "/nonexistent-home" },
+    { logger: silentLogger(), homeDir: "/nonexistent-home", state: new MemoryState() },
   );
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, gateway.handler);
   const targets = { upstreamUrl: upstream.url, gatewayUrl: `http://127.0.0.1:${server.addr.port}` };
@@ -62,7 +63,7 @@ Deno.test("the benchmark measurements run end to end on tiny sizes", async (t) =
     });
   } finally {
     await server.shutdown();
-    gateway.close();
+    await gateway.close();
   }
 });
 

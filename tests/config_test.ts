@@ -80,6 +80,10 @@ Deno.test("every variable is parsed into its typed field", () => {
     KIRO_MAX_PAYLOAD_BYTES: "500000",
     AUTO_TRIM_PAYLOAD: "1",
     IMAGE_URL_FETCH: "All",
+    STATE_DIR: "st",
+    KIRO_ACCOUNTS_FILE: "accounts.json",
+    ACCOUNT_STRATEGY: "Balanced",
+    ACCOUNT_COOLDOWN_SECONDS: "30",
   });
   assert.deepEqual(
     { ...config, upstream: { ...config.upstream } },
@@ -120,6 +124,10 @@ Deno.test("every variable is parsed into its typed field", () => {
       maxPayloadBytes: 500_000,
       autoTrimPayload: true,
       imageUrlFetch: "all",
+      stateDir: "st",
+      accountsFile: "accounts.json",
+      accountStrategy: "balanced",
+      accountCooldownMs: 30_000,
       demo: false,
       envFile: ".env",
     },

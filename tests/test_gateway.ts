@@ -3,6 +3,7 @@ import { type Config, defaultConfig } from "../src/config.ts";
 import type { ChatBackend } from "../src/core/backend.ts";
 import { Logger } from "../src/log.ts";
 import { createHandler, type ServerDeps } from "../src/server.ts";
+import { MemoryState } from "../src/state/state.ts";
 
 /** The API key test gateways accept. */
 export const TEST_API_KEY = "test-key";
@@ -37,6 +38,7 @@ export function startTestGateway(options: TestGatewayOptions): TestGateway {
     now: () => Date.now(),
     randomHex: (bytes) => (++counter).toString(16).padStart(bytes * 2, "0"),
     startedAt: Date.now(),
+    state: new MemoryState(),
     ...options.deps,
   };
   const server = Deno.serve(

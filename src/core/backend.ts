@@ -60,4 +60,6 @@ export interface HandlerDeps {
   now: () => number;
   /** Returns `bytes` random bytes as lower-case hex (ids such as `chatcmpl-…`). */
   randomHex: (bytes: number) => string;
+  /** State that outlives a request (stored responses, account health); one per gateway. */
+  state: import("../state/state.ts").StateStore;
 }

@@ -5,6 +5,7 @@
 import { createGateway } from "../../src/app.ts";
 import { type Config, defaultConfig } from "../../src/config.ts";
 import { Logger } from "../../src/log.ts";
+import { MemoryState } from "../../src/state/state.ts";
 import { type FakeKiro, startFakeKiro } from "../fake_kiro.ts";
 
 /** The profile ARN the fake account has. */
@@ -42,6 +43,7 @@ export async function startE2eGateway(overrides: Partial<Config> = {}): Promise<
   const gateway = await createGateway(config, {
     logger: new Logger({ level: "debug", write: (line) => logs.push(line) }),
     homeDir: "/nonexistent-home",
+    state: new MemoryState(),
   });
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, gateway.handler);
   return {
@@ -51,7 +53,7 @@ export async function startE2eGateway(overrides: Partial<Config> = {}): Promise<
     issuedTokens,
     async [Symbol.asyncDispose]() {
       await server.shutdown();
-      gateway.close();
+      await gateway.close();
       await kiro[Symbol.asyncDispose]();
     },
   };

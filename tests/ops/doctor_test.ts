@@ -41,7 +41,11 @@ Deno.test("doctor passes with good credentials and a reachable upstream", async 
       region: "us-east-1",
     }),
   );
-  const config = defaultConfig({ credsFile: path, upstream: upstreams(kiro.url) });
+  const config = defaultConfig({
+    credsFile: path,
+    stateDir: join(tmp.path, "state"),
+    upstream: upstreams(kiro.url),
+  });
   const findings = await runDoctor(config, { platform: "linux", now: () => NOW });
   assert.deepEqual(failures(findings), []);
   const lines = findings.map(formatFinding).join("\n");

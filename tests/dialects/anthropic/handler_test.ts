@@ -10,6 +10,7 @@ import { TokenCounter } from "../../../src/core/tokens.ts";
 import { respondToMessages } from "../../../src/dialects/anthropic/handler.ts";
 import { type ErrorKind, GatewayError } from "../../../src/errors.ts";
 import { silentLogger } from "../../../src/log.ts";
+import { MemoryState } from "../../../src/state/state.ts";
 import { createFakeBackend, FAKE_MODELS } from "../../fake_backend.ts";
 import { within } from "../../helpers.ts";
 import { startTestGateway, TEST_API_KEY } from "../../test_gateway.ts";
@@ -505,6 +506,7 @@ Deno.test("a held stream sends pings and a client disconnect cancels the upstrea
       backend,
       now: () => 0,
       randomHex: (bytes) => "0".repeat(bytes * 2),
+      state: new MemoryState(),
     };
     await using server = Deno.serve(
       { hostname: "127.0.0.1", port: 0, onListen() {} },

@@ -6,6 +6,7 @@ import { defaultConfig } from "../../../src/config.ts";
 import { handleChatCompletions } from "../../../src/dialects/openai/handler.ts";
 import { type ErrorKind, GatewayError } from "../../../src/errors.ts";
 import { silentLogger } from "../../../src/log.ts";
+import { MemoryState } from "../../../src/state/state.ts";
 import { createFakeBackend, type FakeBackend } from "../../fake_backend.ts";
 import { within } from "../../helpers.ts";
 import { startTestGateway, TEST_API_KEY, type TestGateway } from "../../test_gateway.ts";
@@ -506,6 +507,7 @@ Deno.test("POST /v1/chat/completions rejects bad requests before the backend", a
       backend,
       now: () => 0,
       randomHex: () => "0",
+      state: new MemoryState(),
     };
     await assert.rejects(handleChatCompletions(req, deps), (err: unknown) => {
       assert.ok(err instanceof GatewayError);
