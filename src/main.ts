@@ -104,6 +104,12 @@ async function serve(loaded: Readonly<Config>): Promise<void> {
       }),
     },
   });
+  // Listen for signals before serving: a SIGTERM right after the listening line must not
+  // meet the default action and kill the process halfway through its start-up lines.
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  Deno.addSignalListener("SIGINT", onSignal);
+  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", onSignal);
   const server = Deno.serve({
     hostname: config.host,
     port: config.port,
@@ -118,7 +124,7 @@ async function serve(loaded: Readonly<Config>): Promise<void> {
       }
     },
   }, gateway.handler);
-  const shutdown = () => {
+  stop.signal.addEventListener("abort", () => {
     logger.info("Shutting down");
     const timer = setTimeout(() => Deno.exit(0), SHUTDOWN_GRACE_MS);
     server.shutdown().finally(() => {
@@ -126,9 +132,7 @@ async function serve(loaded: Readonly<Config>): Promise<void> {
       void gateway.close();
       void demo?.[Symbol.asyncDispose]();
     });
-  };
-  Deno.addSignalListener("SIGINT", shutdown);
-  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", shutdown);
+  }, { once: true });
   await server.finished;
 }
 
