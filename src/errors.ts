@@ -36,6 +36,8 @@ export type ErrorKind =
   | "upstream_timeout"
   /** Kiro is overloaded or unavailable (503). */
   | "overloaded"
+  /** Every account of the pool failed or is cooling down (503, with Retry-After). */
+  | "accounts_unavailable"
   /** A bug or an unexpected failure inside the gateway (500). */
   | "internal";
 
@@ -56,6 +58,7 @@ export const ERROR_KINDS: readonly ErrorKind[] = [
   "upstream_unreachable",
   "upstream_timeout",
   "overloaded",
+  "accounts_unavailable",
   "internal",
 ];
 
@@ -69,6 +72,8 @@ export interface GatewayErrorOptions {
   upstreamStatus?: number;
   /** Seconds the client should wait before trying again (rate limits). */
   retryAfterSeconds?: number;
+  /** The `reason` of a Kiro error body (`INVALID_MODEL_ID`), for the account pool's decisions. */
+  upstreamReason?: string;
 }
 
 /** A failure with a kind that each dialect renders in its own error shape. */
@@ -78,6 +83,7 @@ export class GatewayError extends Error {
   readonly param?: string;
   readonly upstreamStatus?: number;
   readonly retryAfterSeconds?: number;
+  readonly upstreamReason?: string;
 
   constructor(kind: ErrorKind, message: string, options: GatewayErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -85,6 +91,7 @@ export class GatewayError extends Error {
     this.param = options.param;
     this.upstreamStatus = options.upstreamStatus;
     this.retryAfterSeconds = options.retryAfterSeconds;
+    this.upstreamReason = options.upstreamReason;
   }
 }
 

@@ -23,6 +23,8 @@ export interface RequestFacts {
   streamError?: GatewayError;
   /** When the first response body chunk was sent, in epoch milliseconds. */
   firstByteAt?: number;
+  /** The pool account that answered (its name), when there are several. */
+  account?: string;
 }
 
 /**
@@ -38,7 +40,13 @@ export function observeBackend(
     async send(chat: ChatRequest, signal: AbortSignal): Promise<ReadableStream<ChatEvent>> {
       facts.model = chat.model;
       facts.stream = chat.stream;
-      return await backend.send(chat, signal, { ...context, onEvent: (e) => noteEvent(e, facts) });
+      return await backend.send(chat, signal, {
+        ...context,
+        onEvent: (e) => noteEvent(e, facts),
+        onAccount: (name) => {
+          facts.account = name;
+        },
+      });
     },
     countInputTokens(chat: ChatRequest): number {
       facts.model ??= chat.model;
@@ -70,6 +78,7 @@ export function factFields(facts: RequestFacts, startedAt: number): Record<strin
     outputTokens: facts.outputTokens,
     credits: facts.credits,
     streamError: facts.streamError?.kind,
+    account: facts.account,
   };
   return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
 }

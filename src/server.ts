@@ -84,6 +84,24 @@ function buildRoutes(deps: ServerDeps): Map<string, Route> {
   ]);
 }
 
+/** Headers in which clients name their session (Claude Code, Codex and generic ones). */
+const SESSION_HEADERS = [
+  "x-claude-code-session-id",
+  "session_id",
+  "session-id",
+  "x-session-id",
+  "conversation_id",
+] as const;
+
+/** The client's session id from its headers, if it sends one; bounded in length. */
+function sessionKeyOf(req: Request): string | undefined {
+  for (const name of SESSION_HEADERS) {
+    const value = req.headers.get(name)?.trim();
+    if (value) return value.slice(0, 200);
+  }
+  return undefined;
+}
+
 /** Compares two strings in time independent of where they differ. */
 export function constantTimeEquals(a: string, b: string): boolean {
   const encoder = new TextEncoder();
@@ -128,7 +146,11 @@ export function createHandler(deps: ServerDeps): (req: Request) => Promise<Respo
     const dialect = route?.dialect ?? dialectFor(path, req);
     const facts: RequestFacts = {};
     const capture = deps.debug?.begin(requestId, path);
-    const backend = observeBackend(deps.backend, facts, { logger, capture });
+    const backend = observeBackend(deps.backend, facts, {
+      logger,
+      capture,
+      sessionKey: sessionKeyOf(req),
+    });
     let response: Response;
     try {
       const request = capture ? capture.tapRequest(req) : req;

@@ -29,6 +29,10 @@ export interface SendContext {
   capture?: UpstreamRecorder;
   /** Sees every reply event as it is handed on (usage and errors for the log line). */
   onEvent?: (event: ChatEvent) => void;
+  /** The client's session id from its headers, for the account pool's conversation affinity. */
+  sessionKey?: string;
+  /** Told which account (its name) answered, for the log line. */
+  onAccount?: (name: string) => void;
 }
 
 /** Sends neutral chat requests upstream and lists models. */

@@ -94,6 +94,11 @@ export interface ChatRequest {
   responseFormat?: ResponseFormat;
   /** The tool use the client forced, when it did. */
   toolChoice?: ToolChoice;
+  /**
+   * The client's `prompt_cache_key` (OpenAI), when it sent one: the account pool keeps one
+   * conversation on one account by it.
+   */
+  promptCacheKey?: string;
 }
 
 /** Why the model stopped. */

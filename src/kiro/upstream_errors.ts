@@ -26,7 +26,11 @@ export function upstreamError(
   context: UpstreamErrorContext = {},
 ): GatewayError {
   const { message, reason } = parseBody(bodyText);
-  const options = { upstreamStatus: status, retryAfterSeconds: context.retryAfterSeconds };
+  const options = {
+    upstreamStatus: status,
+    retryAfterSeconds: context.retryAfterSeconds,
+    upstreamReason: reason,
+  };
   const make = (kind: ErrorKind, text: string) => new GatewayError(kind, text, options);
 
   if (reason === "CONTENT_LENGTH_EXCEEDS_THRESHOLD") {

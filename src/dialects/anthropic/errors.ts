@@ -17,6 +17,7 @@ const ANTHROPIC_ERRORS: Record<ErrorKind, [status: number, type: string]> = {
   upstream_unreachable: [502, "api_error"],
   upstream_timeout: [504, "timeout_error"],
   overloaded: [529, "overloaded_error"],
+  accounts_unavailable: [503, "api_error"],
   internal: [500, "api_error"],
 };
 

@@ -17,6 +17,7 @@ const OPENAI_ERRORS: Record<ErrorKind, [status: number, type: string, code: stri
   upstream_unreachable: [502, "api_error", "upstream_unreachable"],
   upstream_timeout: [504, "timeout_error", "upstream_timeout"],
   overloaded: [503, "api_error", "overloaded"],
+  accounts_unavailable: [503, "api_error", "accounts_unavailable"],
   internal: [500, "api_error", "internal_error"],
 };
 

@@ -96,6 +96,7 @@ export async function toChatRequest(
     ),
     maxOutputTokens,
     stream: body.stream ?? false,
+    ...(body.prompt_cache_key ? { promptCacheKey: body.prompt_cache_key.slice(0, 200) } : {}),
   };
 }
 

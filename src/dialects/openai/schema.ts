@@ -122,6 +122,7 @@ export const chatCompletionsSchema = z.looseObject({
   n: z.number().int().min(1).nullish(),
   tools: z.array(tool).nullish(),
   tool_choice: z.unknown().optional(),
+  prompt_cache_key: z.string().nullish(),
 });
 
 /** A validated chat completions request body. */
