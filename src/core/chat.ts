@@ -28,6 +28,15 @@ export interface ToolResult {
   isError: boolean;
 }
 
+/**
+ * Reasoning of an earlier reply that Kiro signed, as Kiro sent it: the text with its
+ * signature, or redacted content. Only reasoning the gateway itself produced is ever put here
+ * (see src/core/signatures.ts); unsigned or foreign reasoning is dropped by the dialects.
+ */
+export type SignedReasoning =
+  | { type: "text"; text: string; signature: string }
+  | { type: "redacted"; data: string };
+
 /** One turn of the conversation after dialect conversion. */
 export interface ChatMessage {
   role: "user" | "assistant";
@@ -38,6 +47,8 @@ export interface ChatMessage {
   toolCalls: ToolCall[];
   /** User turns only. */
   toolResults: ToolResult[];
+  /** Assistant turns only: signed reasoning to hand back to Kiro with this turn. */
+  reasoning?: SignedReasoning;
 }
 
 /** A tool the model may call, in the client's names. */
@@ -48,11 +59,32 @@ export interface ToolDefinition {
   inputSchema: Record<string, unknown>;
 }
 
-/** Whether and how much the model should think before answering. */
+/**
+ * Reasoning effort levels from least to most, as clients name them (OpenAI `reasoning_effort`,
+ * Responses `reasoning.effort`, Anthropic `output_config.effort`). Kiro models advertise a
+ * subset; the request builder clamps to it (spec §8.6).
+ */
+export const REASONING_EFFORTS = ["minimal", "low", "medium", "high", "xhigh", "max"] as const;
+
+/** One of REASONING_EFFORTS. */
+export type ReasoningEffort = typeof REASONING_EFFORTS[number];
+
+/**
+ * Whether and how much the model should think before answering. Every dialect fills both
+ * forms: `budgetTokens` for models that think in injected `<thinking>` tags, `effort` for models
+ * that reason natively (spec §8.6).
+ */
 export interface ThinkingSettings {
+  /** Whether the client wants thinking (FAKE_REASONING governs only the tag mechanism). */
   enabled: boolean;
   /** The thinking budget in tokens, already capped by FAKE_REASONING_BUDGET_CAP. */
   budgetTokens: number;
+  /**
+   * The effort the client asked for, when it named one (or gave a budget that maps to one);
+   * undefined lets the model use its advertised default. May be a level outside
+   * REASONING_EFFORTS: the clamp then picks the model's highest level.
+   */
+  effort?: string;
 }
 
 /**
@@ -104,14 +136,23 @@ export interface ChatRequest {
 /** Why the model stopped. */
 export type StopReason = "end_turn" | "tool_use" | "max_tokens";
 
-/** Token counts and credits for one reply. Token counts are estimates (see README). */
+/**
+ * Token counts and credits for one reply: Kiro's own counts when its metadata carried them,
+ * else local estimates of the client's input and the reply (see README).
+ */
 export interface Usage {
+  /** All input tokens, cached ones included (Anthropic's `input_tokens` excludes those). */
   inputTokens: number;
+  /** All output tokens, reasoning included. */
   outputTokens: number;
   /** Kiro credits charged, when a metering event arrived. */
   credits?: number;
+  /** Input tokens read from Kiro's prompt cache, when Kiro reported them. */
   cacheReadInputTokens?: number;
+  /** Input tokens written to Kiro's prompt cache, when Kiro reported them. */
   cacheCreationInputTokens?: number;
+  /** The share of outputTokens spent on reasoning, when the reply reasoned. */
+  reasoningTokens?: number;
 }
 
 /**
@@ -121,6 +162,13 @@ export interface Usage {
 export type ChatEvent =
   | { type: "text"; text: string }
   | { type: "reasoning"; text: string }
+  /**
+   * Ends the reasoning before it: Kiro signed it. `signature` is marked as the gateway's (see
+   * src/core/signatures.ts), so a client that sends it back is recognized.
+   */
+  | { type: "reasoning_signature"; signature: string }
+  /** Reasoning Kiro withheld, marked like a signature; a block of its own. */
+  | { type: "redacted_reasoning"; data: string }
   | { type: "tool_call"; id: string; name: string; arguments: string }
   | { type: "end"; stopReason: StopReason; usage: Usage }
   | { type: "error"; error: GatewayError };

@@ -9,10 +9,20 @@ export interface CollectedToolCall {
   arguments: string;
 }
 
+/**
+ * One reasoning block of a reply: text with the signature that ended it (none for reasoning
+ * split out of `<thinking>` tags), or redacted reasoning.
+ */
+export type CollectedReasoning =
+  | { type: "text"; text: string; signature?: string }
+  | { type: "redacted"; data: string };
+
 /** A whole reply: all text and reasoning joined, tool calls in order, how it stopped. */
 export interface CollectedReply {
   text: string;
   reasoning: string;
+  /** The reasoning as blocks, in order (`reasoning` is their texts joined). */
+  reasoningBlocks: CollectedReasoning[];
   toolCalls: CollectedToolCall[];
   stopReason: StopReason;
   usage: Usage;
@@ -26,17 +36,36 @@ export interface CollectedReply {
 export async function collectReply(events: ReadableStream<ChatEvent>): Promise<CollectedReply> {
   const text: string[] = [];
   const reasoning: string[] = [];
+  const reasoningBlocks: CollectedReasoning[] = [];
+  /** The text block still collecting deltas (a signature or redacted block closes it). */
+  let open: { type: "text"; text: string; signature?: string } | undefined;
   const toolCalls: CollectedToolCall[] = [];
   let end: Extract<ChatEvent, { type: "end" }> | undefined;
   for await (const event of events) {
     switch (event.type) {
       case "text":
         text.push(event.text);
+        open = undefined;
         break;
       case "reasoning":
         reasoning.push(event.text);
+        if (!open) {
+          open = { type: "text", text: "" };
+          reasoningBlocks.push(open);
+        }
+        open.text += event.text;
+        break;
+      case "reasoning_signature":
+        if (!open) reasoningBlocks.push(open = { type: "text", text: "" });
+        open.signature = event.signature;
+        open = undefined;
+        break;
+      case "redacted_reasoning":
+        open = undefined;
+        reasoningBlocks.push({ type: "redacted", data: event.data });
         break;
       case "tool_call":
+        open = undefined;
         toolCalls.push({ id: event.id, name: event.name, arguments: event.arguments });
         break;
       case "end":
@@ -52,6 +81,7 @@ export async function collectReply(events: ReadableStream<ChatEvent>): Promise<C
   return {
     text: text.join(""),
     reasoning: reasoning.join(""),
+    reasoningBlocks,
     toolCalls,
     stopReason: end.stopReason,
     usage: end.usage,

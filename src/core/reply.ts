@@ -8,6 +8,7 @@ import type { Logger } from "../log.ts";
 import { findBracketCalls } from "./bracket_calls.ts";
 import type { ChatEvent, StopReason, Usage } from "./chat.ts";
 import { randomHex } from "./ids.ts";
+import { toClientRedacted, toClientSignature } from "./signatures.ts";
 import type { TokenCounter } from "./tokens.ts";
 import { type ToolArgumentsDiagnosis, toToolArguments } from "./tool_args.ts";
 
@@ -32,12 +33,12 @@ export interface TruncationMemory {
 
 /** Options of a ReplyEventStream. */
 export interface ReplyEventStreamOptions {
-  /** The model's context window in tokens, to turn Kiro's usage percentage into tokens. */
-  contextWindow: number;
   counter: TokenCounter;
   /**
-   * The local estimate of the request's input tokens, used when Kiro reports no usage; called
-   * only then, because counting a long conversation takes milliseconds.
+   * The local estimate of the client's input tokens (what count_tokens says), used when Kiro's
+   * metadata reports no input count; called only then, because counting a long conversation
+   * takes milliseconds. Kiro's context-usage percentage is not used: it counts the gateway's
+   * own additions too, so it would disagree with count_tokens and message_start.
    */
   estimateInputTokens: () => number;
   toolNames?: ToolNameMap;
@@ -74,7 +75,6 @@ export function replyEvents(options: ReplyEventStreamOptions): Transformer<KiroE
   let emittedToolCalls = 0;
   let truncatedToolCalls = 0;
   let completed = false;
-  let contextPercentage: number | undefined;
   let metadataStopReason: string | undefined;
   let metadataInputTokens: number | undefined;
   let metadataOutputTokens: number | undefined;
@@ -178,25 +178,18 @@ export function replyEvents(options: ReplyEventStreamOptions): Transformer<KiroE
   };
 
   const usage = (): Usage => {
+    const reasoningText = reasoning.join("");
+    const reasoningEstimate = reasoningText === "" ? 0 : counter.countClaude(reasoningText);
     const outputTokens = metadataOutputTokens ??
-      counter.countClaude(modelText.join("") + reasoning.join(""));
-    let inputTokens: number;
-    if (metadataInputTokens !== undefined) inputTokens = metadataInputTokens;
-    else if (contextPercentage !== undefined && contextPercentage > 0) {
-      inputTokens = inputTokensFromPercentage(
-        contextPercentage,
-        options.contextWindow,
-        outputTokens,
-      );
-    } else {
-      inputTokens = options.estimateInputTokens();
-    }
+      counter.countClaude(modelText.join("")) + reasoningEstimate;
+    const inputTokens = metadataInputTokens ?? options.estimateInputTokens();
     const result: Usage = { inputTokens, outputTokens };
     if (credits !== undefined) result.credits = roundCredits(credits);
     if (cacheReadInputTokens !== undefined) result.cacheReadInputTokens = cacheReadInputTokens;
     if (cacheCreationInputTokens !== undefined) {
       result.cacheCreationInputTokens = cacheCreationInputTokens;
     }
+    if (reasoningEstimate > 0) result.reasoningTokens = Math.min(reasoningEstimate, outputTokens);
     return result;
   };
 
@@ -209,9 +202,20 @@ export function replyEvents(options: ReplyEventStreamOptions): Transformer<KiroE
           emitText(controller, event.text);
           return;
         case "reasoning":
-          if (event.text.length === 0) return;
-          reasoning.push(event.text);
-          controller.enqueue({ type: "reasoning", text: event.text });
+          if (event.text.length > 0) {
+            reasoning.push(event.text);
+            controller.enqueue({ type: "reasoning", text: event.text });
+          }
+          if (event.signature !== undefined && event.signature !== "") {
+            const signature = toClientSignature(event.signature);
+            controller.enqueue({ type: "reasoning_signature", signature });
+          }
+          if (event.redacted !== undefined && event.redacted !== "") {
+            controller.enqueue({
+              type: "redacted_reasoning",
+              data: toClientRedacted(event.redacted),
+            });
+          }
           return;
         case "tool_start":
           callFor(event.toolUseId, event.name);
@@ -237,16 +241,25 @@ export function replyEvents(options: ReplyEventStreamOptions): Transformer<KiroE
           return;
         case "context_usage":
           completed = true;
-          contextPercentage = event.percentage;
           return;
-        case "metadata":
+        case "metadata": {
           if (event.stopReason !== undefined) {
             completed = true;
             metadataStopReason = event.stopReason;
           }
-          if (event.inputTokens !== undefined) metadataInputTokens = event.inputTokens;
+          const parts = [
+            event.uncachedInputTokens,
+            event.cacheReadInputTokens,
+            event.cacheWriteInputTokens,
+          ];
+          if (parts.some((part) => part !== undefined)) {
+            metadataInputTokens = parts.reduce<number>((sum, part) => sum + (part ?? 0), 0);
+            cacheReadInputTokens = event.cacheReadInputTokens ?? 0;
+            cacheCreationInputTokens = event.cacheWriteInputTokens ?? 0;
+          } else if (event.inputTokens !== undefined) metadataInputTokens = event.inputTokens;
           if (event.outputTokens !== undefined) metadataOutputTokens = event.outputTokens;
           return;
+        }
       }
     },
     flush(controller) {
@@ -276,16 +289,6 @@ export class ReplyEventStream extends TransformStream<KiroEvent, ChatEvent> {
   constructor(options: ReplyEventStreamOptions) {
     super(replyEvents(options));
   }
-}
-
-/** The filled share of the window minus this reply's output, never below 0 (spec §4.9). */
-function inputTokensFromPercentage(
-  percentage: number,
-  contextWindow: number,
-  outputTokens: number,
-): number {
-  const total = Math.floor((percentage / 100) * contextWindow);
-  return Math.max(0, total - outputTokens);
 }
 
 function truncatedNotice(name: string, sizeBytes: number): string {

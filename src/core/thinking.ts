@@ -25,6 +25,11 @@ export interface ThinkingSplitOptions {
   handling: ReasoningHandling;
   /** The most leading whitespace held while waiting for an open tag. */
   initialBufferSize: number;
+  /**
+   * Counts the tokens of the reasoning split out, for the `end` event's `reasoningTokens`
+   * (which never exceeds its `outputTokens`); without it the usage passes unchanged.
+   */
+  countTokens?: (text: string) => number;
 }
 
 type ParserState = "pre_content" | "in_thinking" | "after_thinking" | "streaming";
@@ -38,6 +43,7 @@ export function thinkingSplit(options: ThinkingSplitOptions): Transformer<ChatEv
   let thinking = "";
   let openTag = "";
   let blockStarted = false;
+  const reasoning: string[] = [];
 
   const emitThinking = (
     controller: TransformStreamDefaultController<ChatEvent>,
@@ -56,6 +62,7 @@ export function thinkingSplit(options: ThinkingSplitOptions): Transformer<ChatEv
       });
     } else if (piece.length > 0) {
       const type = handling === "strip_tags" ? "text" : "reasoning";
+      if (type === "reasoning") reasoning.push(piece);
       controller.enqueue({ type, text: piece });
     }
   };
@@ -130,6 +137,15 @@ export function thinkingSplit(options: ThinkingSplitOptions): Transformer<ChatEv
     transform(event, controller) {
       if (event.type !== "text") {
         flushBuffers(controller);
+        if (event.type === "end" && reasoning.length > 0 && options.countTokens) {
+          const counted = options.countTokens(reasoning.join(""));
+          const reasoningTokens = Math.min(
+            (event.usage.reasoningTokens ?? 0) + counted,
+            event.usage.outputTokens,
+          );
+          controller.enqueue({ ...event, usage: { ...event.usage, reasoningTokens } });
+          return;
+        }
         controller.enqueue(event);
         return;
       }

@@ -1,15 +1,14 @@
 /**
- * Per-request thinking settings from the dialects' inputs (spec §8.2). Budgets are in tokens
- * and are capped by FAKE_REASONING_BUDGET_CAP; with FAKE_REASONING off thinking is disabled.
+ * Per-request thinking settings from the dialects' inputs (spec §8.2, §8.6). Budgets are in
+ * tokens and are capped by FAKE_REASONING_BUDGET_CAP; they steer the `<thinking>` tags. Efforts
+ * steer native reasoning. Whether thinking is on is the client's choice alone: FAKE_REASONING
+ * switches only the tag mechanism, which the request builder and the backend check.
  */
 import type { Config } from "../config.ts";
 import type { ThinkingSettings } from "./chat.ts";
 
 /** The configuration fields the budget helpers read. */
-export type ThinkingConfig = Pick<
-  Config,
-  "fakeReasoning" | "fakeReasoningMaxTokens" | "fakeReasoningBudgetCap"
->;
+export type ThinkingConfig = Pick<Config, "fakeReasoningMaxTokens" | "fakeReasoningBudgetCap">;
 
 /** Share of the output limit given to thinking for each OpenAI `reasoning_effort`. */
 export const OPENAI_EFFORT_SHARES: Readonly<Record<string, number>> = {
@@ -35,7 +34,23 @@ export const ANTHROPIC_EFFORT_FACTORS: Readonly<Record<string, number>> = {
   max: 4,
 };
 
-/** Thinking settings from OpenAI `reasoning_effort` and the client's output limit. */
+/**
+ * Upper bounds (exclusive) of Anthropic `budget_tokens` for each effort of native reasoning;
+ * larger budgets get `max`. Our own choice: Claude Code's "think" (4000) is medium, "think
+ * hard" (10000) is high, "ultrathink" (31999) is max.
+ */
+export const ANTHROPIC_BUDGET_EFFORTS: readonly (readonly [below: number, effort: string])[] = [
+  [2048, "low"],
+  [8192, "medium"],
+  [24576, "high"],
+];
+
+/**
+ * Thinking settings from an OpenAI-style effort (chat `reasoning_effort`, Responses
+ * `reasoning.effort`) and the client's output limit: `none` turns thinking off, a known effort
+ * takes its share of the limit as the tag budget, anything else gets the default budget. The
+ * effort itself is kept for native reasoning (an unknown one too: the clamp handles it).
+ */
 export function thinkingFromEffort(
   effort: string | undefined,
   maxTokens: number | undefined,
@@ -43,35 +58,46 @@ export function thinkingFromEffort(
 ): ThinkingSettings {
   if (effort === "none") return disabled();
   const share = effort === undefined ? undefined : OPENAI_EFFORT_SHARES[effort];
-  if (share === undefined) return enabled(config.fakeReasoningMaxTokens, config);
+  if (share === undefined) return enabled(config.fakeReasoningMaxTokens, config, effort);
   const limit = maxTokens !== undefined && maxTokens > 0 ? maxTokens : DEFAULT_OPENAI_MAX_TOKENS;
-  return enabled(Math.floor(limit * share), config);
+  return enabled(Math.floor(limit * share), config, effort);
 }
 
 /**
  * Thinking settings from an Anthropic `thinking` value and `output_config.effort`: `disabled`
  * turns thinking off; `enabled` uses `budget_tokens` (a missing or non-positive budget gets the
- * default); `adaptive` scales the default by the effort; anything else gets the default.
+ * default); `adaptive` scales the default by the effort; anything else gets the default. The
+ * native effort is `output_config.effort` when given (Claude Code sends it), else the range of
+ * ANTHROPIC_BUDGET_EFFORTS the client's own budget falls in, else the model's default.
  */
 export function thinkingFromAnthropic(
   thinking: unknown,
   outputEffort: string | undefined,
   config: ThinkingConfig,
 ): ThinkingSettings {
-  if (!isRecord(thinking)) return enabled(config.fakeReasoningMaxTokens, config);
+  if (!isRecord(thinking)) return enabled(config.fakeReasoningMaxTokens, config, outputEffort);
   if (thinking.type === "disabled") return disabled();
   if (thinking.type === "enabled") {
     const budget = thinking.budget_tokens;
     const valid = typeof budget === "number" && Number.isFinite(budget) && budget > 0;
-    return enabled(valid ? Math.floor(budget) : config.fakeReasoningMaxTokens, config);
+    if (!valid) return enabled(config.fakeReasoningMaxTokens, config, outputEffort);
+    return enabled(Math.floor(budget), config, outputEffort ?? effortFromBudget(budget));
   }
   if (thinking.type === "adaptive" && outputEffort !== undefined) {
     const factor = ANTHROPIC_EFFORT_FACTORS[outputEffort];
     if (factor !== undefined) {
-      return enabled(Math.floor(config.fakeReasoningMaxTokens * factor), config);
+      return enabled(Math.floor(config.fakeReasoningMaxTokens * factor), config, outputEffort);
     }
   }
-  return enabled(config.fakeReasoningMaxTokens, config);
+  return enabled(config.fakeReasoningMaxTokens, config, outputEffort);
+}
+
+/** The native effort for an Anthropic thinking budget (ANTHROPIC_BUDGET_EFFORTS). */
+export function effortFromBudget(budgetTokens: number): string {
+  for (const [below, effort] of ANTHROPIC_BUDGET_EFFORTS) {
+    if (budgetTokens < below) return effort;
+  }
+  return "max";
 }
 
 /** Applies FAKE_REASONING_BUDGET_CAP (0 means no cap) to a budget. */
@@ -79,9 +105,17 @@ export function capBudget(budgetTokens: number, cap: number): number {
   return cap > 0 && budgetTokens > cap ? cap : budgetTokens;
 }
 
-function enabled(budgetTokens: number, config: ThinkingConfig): ThinkingSettings {
-  if (!config.fakeReasoning) return disabled();
-  return { enabled: true, budgetTokens: capBudget(budgetTokens, config.fakeReasoningBudgetCap) };
+function enabled(
+  budgetTokens: number,
+  config: ThinkingConfig,
+  effort: string | undefined,
+): ThinkingSettings {
+  const settings: ThinkingSettings = {
+    enabled: true,
+    budgetTokens: capBudget(budgetTokens, config.fakeReasoningBudgetCap),
+  };
+  if (effort !== undefined) settings.effort = effort;
+  return settings;
 }
 
 function disabled(): ThinkingSettings {

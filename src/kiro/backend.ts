@@ -103,7 +103,6 @@ export class KiroBackend implements ChatBackend {
     const replies = chainTransformers(
       chainTransformers(frameDecoder(), kiroEvents({ logger })),
       replyEvents({
-        contextWindow: model.contextWindow,
         counter,
         estimateInputTokens: () => estimateInputTokens(chat, counter),
         toolNames,
@@ -125,6 +124,7 @@ export class KiroBackend implements ChatBackend {
             enabled: true,
             handling: config.fakeReasoningHandling,
             initialBufferSize: config.fakeReasoningInitialBufferSize,
+            countTokens: (text) => counter.countClaude(text),
           }),
           // Text is remembered after the split, so it matches what the client saw.
           truncatedText((text) => {

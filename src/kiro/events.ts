@@ -23,7 +23,11 @@ export type KiroEvent =
   | {
     type: "metadata";
     stopReason?: string;
+    /** All input tokens, or (newer payloads) the sum of the three input counts below. */
     inputTokens?: number;
+    uncachedInputTokens?: number;
+    cacheReadInputTokens?: number;
+    cacheWriteInputTokens?: number;
     outputTokens?: number;
     totalTokens?: number;
   };
@@ -166,10 +170,22 @@ function toMetering(body: JsonObject, enqueue: Enqueue): void {
   enqueue(event);
 }
 
+/**
+ * Reasoning pieces come flat (`{"text"}`, `{"signature"}`, `{"redactedContent"}`) or with text
+ * and signature nested in `reasoningText` (spec §8.6); redacted content is bytes, which JSON
+ * carries as base64 text (an array of byte values is turned into that too).
+ */
 function toReasoning(body: JsonObject, enqueue: Enqueue, logger: Logger): void {
-  const text = field(body, "text", "string", "reasoningContentEvent");
-  const signature = field(body, "signature", "string", "reasoningContentEvent");
-  const redacted = field(body, "redactedContent", "string", "reasoningContentEvent");
+  const eventType = "reasoningContentEvent";
+  const nested = body.reasoningText;
+  if (nested !== undefined && nested !== null && !isObject(nested)) {
+    throw invalid(eventType, `"reasoningText" is not an object`);
+  }
+  const source = nested ?? body;
+  const text = field(source, "text", "string", eventType);
+  const signature = field(source, "signature", "string", eventType) ??
+    field(body, "signature", "string", eventType);
+  const redacted = redactedText(body.redactedContent ?? source.redactedContent);
   if (text === undefined && signature === undefined && redacted === undefined) {
     logger.debug("Skipped a Kiro reasoning event without text, signature or redacted content");
     return;
@@ -180,6 +196,17 @@ function toReasoning(body: JsonObject, enqueue: Enqueue, logger: Logger): void {
   enqueue(event);
 }
 
+function redactedText(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === "string") return value;
+  if (Array.isArray(value) && value.every((b) => Number.isInteger(b) && b >= 0 && b <= 255)) {
+    let binary = "";
+    for (const byte of value as number[]) binary += String.fromCharCode(byte);
+    return btoa(binary);
+  }
+  throw invalid("reasoningContentEvent", `"redactedContent" is neither text nor bytes`);
+}
+
 function toMetadata(body: JsonObject, enqueue: Enqueue): void {
   const event: KiroEvent = { type: "metadata" };
   const stopReason = body.stopReason ?? body.stop_reason;
@@ -188,6 +215,12 @@ function toMetadata(body: JsonObject, enqueue: Enqueue): void {
   if (isObject(usage)) {
     const input = firstNumber(usage, "inputTokens", "input_tokens");
     if (input !== undefined) event.inputTokens = input;
+    const uncached = firstNumber(usage, "uncachedInputTokens", "uncached_input_tokens");
+    if (uncached !== undefined) event.uncachedInputTokens = uncached;
+    const cacheRead = firstNumber(usage, "cacheReadInputTokens", "cache_read_input_tokens");
+    if (cacheRead !== undefined) event.cacheReadInputTokens = cacheRead;
+    const cacheWrite = firstNumber(usage, "cacheWriteInputTokens", "cache_write_input_tokens");
+    if (cacheWrite !== undefined) event.cacheWriteInputTokens = cacheWrite;
     const output = firstNumber(usage, "outputTokens", "output_tokens");
     if (output !== undefined) event.outputTokens = output;
     const total = firstNumber(usage, "totalTokens", "total_tokens");

@@ -21,6 +21,7 @@ Deno.test("collectReply folds a reply into text, reasoning, tool calls and usage
   assert.deepEqual(await collectReply(streamOf(events)), {
     text: "Let me check.",
     reasoning: "Think first.",
+    reasoningBlocks: [{ type: "text", text: "Think first." }],
     toolCalls: [
       { id: "t1", name: "bash", arguments: '{"cmd":"ls"}' },
       { id: "t2", name: "read", arguments: "{}" },
@@ -28,6 +29,25 @@ Deno.test("collectReply folds a reply into text, reasoning, tool calls and usage
     stopReason: "tool_use",
     usage: { inputTokens: 10, outputTokens: 5, credits: 0.2 },
   });
+});
+
+Deno.test("collectReply keeps reasoning blocks with their signatures", async () => {
+  const events: ChatEvent[] = [
+    { type: "reasoning", text: "Plan " },
+    { type: "reasoning", text: "A." },
+    { type: "reasoning_signature", signature: "kgw1.sig.S1" },
+    { type: "redacted_reasoning", data: "kgw1.red.R" },
+    { type: "reasoning_signature", signature: "kgw1.sig.S2" },
+    { type: "text", text: "Done." },
+    { type: "end", stopReason: "end_turn", usage: { inputTokens: 1, outputTokens: 1 } },
+  ];
+  const reply = await collectReply(streamOf(events));
+  assert.equal(reply.reasoning, "Plan A.");
+  assert.deepEqual(reply.reasoningBlocks, [
+    { type: "text", text: "Plan A.", signature: "kgw1.sig.S1" },
+    { type: "redacted", data: "kgw1.red.R" },
+    { type: "text", text: "", signature: "kgw1.sig.S2" },
+  ]);
 });
 
 Deno.test("collectReply joins many small pieces in order", async () => {

@@ -35,7 +35,6 @@ function run(
   options: Partial<ReplyEventStreamOptions> = {},
 ): Promise<ChatEvent[]> {
   const stream = new ReplyEventStream({
-    contextWindow: 200_000,
     counter: new CharCounter(),
     estimateInputTokens: () => 42,
     ...options,
@@ -67,7 +66,6 @@ function toolCallsOf(events: ChatEvent[]) {
 
 Deno.test("ReplyEventStream forwards each text delta before the next one arrives", async () => {
   const stream = new ReplyEventStream({
-    contextWindow: 200_000,
     counter: new CharCounter(),
     estimateInputTokens: () => 0,
   });
@@ -95,8 +93,9 @@ Deno.test("ReplyEventStream passes native reasoning on as reasoning events", asy
     { type: "text", text: "Yes." },
     ...DONE,
   ]);
-  assert.deepEqual(out.slice(0, 2), [
+  assert.deepEqual(out.slice(0, 3), [
     { type: "reasoning", text: "Let me see." },
+    { type: "reasoning_signature", signature: "kgw1.sig.sig" },
     { type: "text", text: "Yes." },
   ]);
   assert.equal(endOf(out).usage.outputTokens, "Yes.Let me see.".length);
@@ -294,28 +293,21 @@ Deno.test("ReplyEventStream settles the stop reason", async (t) => {
   }
 });
 
-Deno.test("ReplyEventStream derives usage from context usage or the estimate", async (t) => {
+Deno.test("ReplyEventStream reports the client's input estimate unless Kiro counts", async (t) => {
   const cases = [
-    { percentage: 10, output: 100, window: 200_000, input: 19_900 },
-    { percentage: 0.5, output: 50, window: 200_000, input: 950 },
-    { percentage: 95, output: 1000, window: 200_000, input: 189_000 },
-    { percentage: 10, output: 0, window: 100_000, input: 10_000 },
-    { percentage: 0.01, output: 100, window: 200_000, input: 0 },
-    { percentage: 0, output: 7, window: 200_000, input: 42 },
-    { percentage: undefined, output: 7, window: 200_000, input: 42 },
+    { name: "context usage is not turned into input tokens", percentage: 10, output: 100 },
+    { name: "a zero percentage changes nothing", percentage: 0, output: 7 },
+    { name: "no context usage at all", percentage: undefined, output: 7 },
   ];
   for (const c of cases) {
-    await t.step(
-      `${c.percentage}% of ${c.window} with ${c.output} output → ${c.input}`,
-      async () => {
-        const events: KiroEvent[] = [{ type: "text", text: "x".repeat(c.output) }];
-        if (c.percentage !== undefined) {
-          events.push({ type: "context_usage", percentage: c.percentage });
-        }
-        const out = await run(events, { contextWindow: c.window });
-        assert.deepEqual(endOf(out).usage, { inputTokens: c.input, outputTokens: c.output });
-      },
-    );
+    await t.step(c.name, async () => {
+      const events: KiroEvent[] = [{ type: "text", text: "x".repeat(c.output) }];
+      if (c.percentage !== undefined) {
+        events.push({ type: "context_usage", percentage: c.percentage });
+      }
+      const out = await run(events);
+      assert.deepEqual(endOf(out).usage, { inputTokens: 42, outputTokens: c.output });
+    });
   }
 
   await t.step("metadata token counts replace the estimates", async () => {
@@ -325,6 +317,85 @@ Deno.test("ReplyEventStream derives usage from context usage or the estimate", a
       { type: "context_usage", percentage: 50 },
     ]);
     assert.deepEqual(endOf(out).usage, { inputTokens: 1234, outputTokens: 56 });
+  });
+
+  await t.step(
+    "cache counts of metadata add up to the input and fill the cache fields",
+    async () => {
+      const out = await run([
+        { type: "text", text: "abc" },
+        {
+          type: "metadata",
+          uncachedInputTokens: 100,
+          cacheReadInputTokens: 900,
+          cacheWriteInputTokens: 50,
+          outputTokens: 12,
+        },
+      ]);
+      assert.deepEqual(endOf(out).usage, {
+        inputTokens: 1050,
+        outputTokens: 12,
+        cacheReadInputTokens: 900,
+        cacheCreationInputTokens: 50,
+      });
+    },
+  );
+
+  await t.step("a metadata cache count alone sets the other cache field to 0", async () => {
+    const out = await run([{ type: "metadata", cacheReadInputTokens: 30, uncachedInputTokens: 5 }]);
+    assert.deepEqual(endOf(out).usage, {
+      inputTokens: 35,
+      outputTokens: 0,
+      cacheReadInputTokens: 30,
+      cacheCreationInputTokens: 0,
+    });
+  });
+
+  await t.step("reasoning counts toward output and is reported apart", async () => {
+    const out = await run([
+      { type: "reasoning", text: "r".repeat(20) },
+      { type: "text", text: "t".repeat(10) },
+    ]);
+    assert.deepEqual(endOf(out).usage, { inputTokens: 42, outputTokens: 30, reasoningTokens: 20 });
+  });
+
+  await t.step("reasoning tokens never exceed Kiro's output count", async () => {
+    const out = await run([
+      { type: "reasoning", text: "r".repeat(20) },
+      { type: "metadata", outputTokens: 8 },
+    ]);
+    assert.deepEqual(endOf(out).usage, { inputTokens: 42, outputTokens: 8, reasoningTokens: 8 });
+  });
+});
+
+Deno.test("ReplyEventStream turns native reasoning into reasoning events", async (t) => {
+  await t.step("text pieces, then the signature marked as the gateway's", async () => {
+    const out = await run([
+      { type: "reasoning", text: "Let me " },
+      { type: "reasoning", text: "think." },
+      { type: "reasoning", text: "", signature: "SIG==" },
+      { type: "text", text: "Answer" },
+      ...DONE,
+    ]);
+    assert.deepEqual(out.slice(0, -1), [
+      { type: "reasoning", text: "Let me " },
+      { type: "reasoning", text: "think." },
+      { type: "reasoning_signature", signature: "kgw1.sig.SIG==" },
+      { type: "text", text: "Answer" },
+    ]);
+  });
+
+  await t.step("text and signature in one event keep their order", async () => {
+    const out = await run([{ type: "reasoning", text: "Hmm.", signature: "S" }, ...DONE]);
+    assert.deepEqual(out.slice(0, -1), [
+      { type: "reasoning", text: "Hmm." },
+      { type: "reasoning_signature", signature: "kgw1.sig.S" },
+    ]);
+  });
+
+  await t.step("redacted content becomes one marked event", async () => {
+    const out = await run([{ type: "reasoning", text: "", redacted: "QUJD" }, ...DONE]);
+    assert.deepEqual(out.slice(0, -1), [{ type: "redacted_reasoning", data: "kgw1.red.QUJD" }]);
   });
 });
 

@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { defaultConfig } from "../../src/config.ts";
-import { thinkingFromAnthropic, thinkingFromEffort } from "../../src/core/thinking_budget.ts";
+import {
+  effortFromBudget,
+  thinkingFromAnthropic,
+  thinkingFromEffort,
+} from "../../src/core/thinking_budget.ts";
 
 const CONFIG = defaultConfig({
   fakeReasoning: true,
@@ -22,41 +26,72 @@ Deno.test("thinkingFromEffort follows OpenAI reasoning_effort", async (t) => {
   ];
   for (const [name, effort, maxTokens, enabled, budget] of cases) {
     await t.step(name, () => {
-      assert.deepEqual(thinkingFromEffort(effort, maxTokens, CONFIG), {
-        enabled,
-        budgetTokens: budget,
-      });
+      const expected = enabled && effort !== undefined
+        ? { enabled, budgetTokens: budget, effort }
+        : { enabled, budgetTokens: budget };
+      assert.deepEqual(thinkingFromEffort(effort, maxTokens, CONFIG), expected);
     });
   }
 });
 
 Deno.test("thinkingFromAnthropic follows the thinking object", async (t) => {
-  const cases: [string, unknown, string | undefined, boolean, number][] = [
-    ["no thinking gives the default", undefined, undefined, true, 4000],
-    ["a non-object gives the default", "yes", undefined, true, 4000],
-    ["enabled uses budget_tokens", { type: "enabled", budget_tokens: 8000 }, undefined, true, 8000],
+  const cases: [string, unknown, string | undefined, boolean, number, string | undefined][] = [
+    ["no thinking gives the default", undefined, undefined, true, 4000, undefined],
+    ["a non-object gives the default", "yes", undefined, true, 4000, undefined],
     [
-      "a budget above the cap is capped",
+      "enabled uses budget_tokens, its range gives the effort",
+      { type: "enabled", budget_tokens: 8000 },
+      undefined,
+      true,
+      8000,
+      "medium",
+    ],
+    [
+      "a budget above the cap is capped, the effort follows the client's budget",
       { type: "enabled", budget_tokens: 16000 },
       undefined,
       true,
       10000,
+      "high",
     ],
-    ["enabled without a budget gets the default", { type: "enabled" }, undefined, true, 4000],
-    ["disabled turns thinking off", { type: "disabled" }, undefined, false, 0],
-    ["an unknown type gives the default", { type: "mystery" }, undefined, true, 4000],
-    ["adaptive without effort gives the default", { type: "adaptive" }, undefined, true, 4000],
-    ["adaptive low halves the default", { type: "adaptive" }, "low", true, 2000],
-    ["adaptive medium is the default", { type: "adaptive" }, "medium", true, 4000],
-    ["adaptive high doubles the default", { type: "adaptive" }, "high", true, 8000],
-    ["adaptive max is capped", { type: "adaptive" }, "max", true, 10000],
+    [
+      "output_config.effort wins over the budget range",
+      { type: "enabled", budget_tokens: 1024 },
+      "max",
+      true,
+      1024,
+      "max",
+    ],
+    [
+      "enabled without a budget gets the default",
+      { type: "enabled" },
+      undefined,
+      true,
+      4000,
+      undefined,
+    ],
+    ["disabled turns thinking off", { type: "disabled" }, "high", false, 0, undefined],
+    ["an unknown type gives the default", { type: "mystery" }, undefined, true, 4000, undefined],
+    [
+      "adaptive without effort gives the default",
+      { type: "adaptive" },
+      undefined,
+      true,
+      4000,
+      undefined,
+    ],
+    ["adaptive low halves the default", { type: "adaptive" }, "low", true, 2000, "low"],
+    ["adaptive medium is the default", { type: "adaptive" }, "medium", true, 4000, "medium"],
+    ["adaptive high doubles the default", { type: "adaptive" }, "high", true, 8000, "high"],
+    ["adaptive max is capped", { type: "adaptive" }, "max", true, 10000, "max"],
+    ["Claude Code's effort without thinking is kept", undefined, "low", true, 4000, "low"],
   ];
-  for (const [name, thinking, effort, enabled, budget] of cases) {
+  for (const [name, thinking, outputEffort, enabled, budget, effort] of cases) {
     await t.step(name, () => {
-      assert.deepEqual(thinkingFromAnthropic(thinking, effort, CONFIG), {
-        enabled,
-        budgetTokens: budget,
-      });
+      const expected = effort === undefined
+        ? { enabled, budgetTokens: budget }
+        : { enabled, budgetTokens: budget, effort };
+      assert.deepEqual(thinkingFromAnthropic(thinking, outputEffort, CONFIG), expected);
     });
   }
 });
@@ -71,12 +106,25 @@ Deno.test("a budget cap of 0 means no cap", () => {
   assert.equal(thinkingFromEffort("high", 100000, config).budgetTokens, 80000);
 });
 
-Deno.test("thinking is disabled whenever FAKE_REASONING is off", () => {
+Deno.test("FAKE_REASONING off leaves the client's choice alone (it only stops the tags)", () => {
   const config = defaultConfig({ fakeReasoning: false });
-  assert.equal(thinkingFromEffort(undefined, undefined, config).enabled, false);
-  assert.equal(thinkingFromEffort("high", 4096, config).enabled, false);
-  assert.equal(
-    thinkingFromAnthropic({ type: "enabled", budget_tokens: 8000 }, undefined, config).enabled,
-    false,
-  );
+  assert.equal(thinkingFromEffort(undefined, undefined, config).enabled, true);
+  assert.equal(thinkingFromEffort("none", 4096, config).enabled, false);
+  assert.equal(thinkingFromAnthropic({ type: "disabled" }, undefined, config).enabled, false);
+});
+
+Deno.test("Anthropic budgets map to efforts by range", async (t) => {
+  const cases: [number, string][] = [
+    [1024, "low"],
+    [2047, "low"],
+    [2048, "medium"],
+    [4000, "medium"],
+    [8192, "high"],
+    [10000, "high"],
+    [24576, "max"],
+    [31999, "max"],
+  ];
+  for (const [budget, effort] of cases) {
+    await t.step(`${budget} → ${effort}`, () => assert.equal(effortFromBudget(budget), effort));
+  }
 });

@@ -377,3 +377,42 @@ Deno.test("ThinkingSplitStream never leaks a fragment of a consumed tag", async 
     { numRuns: 400 },
   );
 });
+
+Deno.test("ThinkingSplitStream reports the split-out reasoning in the end event's usage", async (t) => {
+  const end = (outputTokens: number): ChatEvent => ({
+    type: "end",
+    stopReason: "end_turn",
+    usage: { inputTokens: 5, outputTokens },
+  });
+  const split = (handling: ReasoningHandling, outputTokens: number) =>
+    collect(
+      streamOf<ChatEvent>([
+        { type: "text", text: "<thinking>abcdef</thinking>Hi" },
+        end(outputTokens),
+      ])
+        .pipeThrough(
+          new ThinkingSplitStream({
+            enabled: true,
+            handling,
+            initialBufferSize: 20,
+            countTokens: (text) => text.length,
+          }),
+        ),
+    );
+  await t.step("as reasoning content: counted", async () => {
+    const out = await split("as_reasoning_content", 100);
+    assert.deepEqual(out.at(-1), {
+      type: "end",
+      stopReason: "end_turn",
+      usage: { inputTokens: 5, outputTokens: 100, reasoningTokens: 6 },
+    });
+  });
+  await t.step("never more than the output", async () => {
+    const out = await split("as_reasoning_content", 4);
+    assert.equal((out.at(-1) as { usage: { reasoningTokens: number } }).usage.reasoningTokens, 4);
+  });
+  await t.step("thinking delivered as text is not reasoning", async () => {
+    const out = await split("strip_tags", 100);
+    assert.deepEqual(out.at(-1), end(100));
+  });
+});

@@ -140,6 +140,44 @@ Deno.test("each event type maps to its KiroEvent", async (t) => {
       events: [{ type: "reasoning", text: "", redacted: "b64" }],
     },
     {
+      name: "reasoning text nested in reasoningText",
+      frame: kiroFrame("reasoningContentEvent", { reasoningText: { text: "Hmm" } }),
+      events: [{ type: "reasoning", text: "Hmm" }],
+    },
+    {
+      name: "a nested signature",
+      frame: kiroFrame("reasoningContentEvent", { reasoningText: { signature: "S1" } }),
+      events: [{ type: "reasoning", text: "", signature: "S1" }],
+    },
+    {
+      name: "nested text with its signature",
+      frame: kiroFrame("reasoningContentEvent", { reasoningText: { signature: "S", text: "t" } }),
+      events: [{ type: "reasoning", text: "t", signature: "S" }],
+    },
+    {
+      name: "redacted content as byte values",
+      frame: kiroFrame("reasoningContentEvent", { redactedContent: [65, 66, 67] }),
+      events: [{ type: "reasoning", text: "", redacted: "QUJD" }],
+    },
+    {
+      name: "metadata with cache counts",
+      frame: kiroFrame("metadataEvent", {
+        tokenUsage: {
+          cacheReadInputTokens: 900,
+          cacheWriteInputTokens: 50,
+          outputTokens: 20,
+          uncachedInputTokens: 100,
+        },
+      }),
+      events: [{
+        type: "metadata",
+        uncachedInputTokens: 100,
+        cacheReadInputTokens: 900,
+        cacheWriteInputTokens: 50,
+        outputTokens: 20,
+      }],
+    },
+    {
       name: "metadata with a camelCase stop reason",
       frame: kiroFrame("metadataEvent", { stopReason: "end_turn" }),
       events: [{ type: "metadata", stopReason: "end_turn" }],
@@ -350,6 +388,14 @@ Deno.test("malformed payloads of known events are upstream_protocol errors", asy
     {
       name: "context usage as a string",
       frame: kiroFrame("contextUsageEvent", { contextUsagePercentage: "12" }),
+    },
+    {
+      name: "reasoningText that is a string",
+      frame: kiroFrame("reasoningContentEvent", { reasoningText: "x" }),
+    },
+    {
+      name: "redacted content that is a number",
+      frame: kiroFrame("reasoningContentEvent", { redactedContent: 7 }),
     },
   ];
   for (const c of cases) {

@@ -1,10 +1,11 @@
 /** A collected reply as an Anthropic Messages response body (spec §7.5, non-streaming). */
 import type { CollectedReply } from "../../core/collect.ts";
-import { toAnthropicUsage } from "./stream.ts";
+import { type AnthropicUsage, toAnthropicUsage } from "./stream.ts";
 
 /** One content block of a reply message. */
 export type AnthropicReplyBlock =
   | { type: "thinking"; thinking: string; signature: string }
+  | { type: "redacted_thinking"; data: string }
   | { type: "text"; text: string }
   | { type: "tool_use"; id: string; name: string; input: Record<string, unknown> };
 
@@ -18,7 +19,7 @@ export interface AnthropicMessage {
   stop_reason: CollectedReply["stopReason"];
   stop_sequence: null;
   stop_details: null;
-  usage: ReturnType<typeof toAnthropicUsage>;
+  usage: AnthropicUsage;
 }
 
 /** What the message needs beyond the reply. */
@@ -27,18 +28,27 @@ export interface AnthropicMessageContext {
   id: string;
   /** The model as the client sent it. */
   model: string;
-  /** The placeholder signature of a thinking block (`sig_` + 32 hex). */
+  /** The placeholder signature of tag-derived thinking (`sig_` + 32 hex); see stream.ts. */
   signature: string;
 }
 
-/** Builds the message: thinking (if any), text (if any), then tool_use blocks in order. */
+/**
+ * Builds the message: thinking and redacted_thinking blocks (if any), text (if any), then
+ * tool_use blocks in order. Thinking keeps Kiro's signature; tag-derived thinking gets the
+ * placeholder.
+ */
 export function buildAnthropicMessage(
   reply: CollectedReply,
   ctx: AnthropicMessageContext,
 ): AnthropicMessage {
   const content: AnthropicReplyBlock[] = [];
-  if (reply.reasoning !== "") {
-    content.push({ type: "thinking", thinking: reply.reasoning, signature: ctx.signature });
+  for (const block of reply.reasoningBlocks) {
+    if (block.type === "redacted") {
+      content.push({ type: "redacted_thinking", data: block.data });
+    } else if (block.text !== "" || block.signature !== undefined) {
+      const signature = block.signature ?? ctx.signature;
+      content.push({ type: "thinking", thinking: block.text, signature });
+    }
   }
   if (reply.text !== "") content.push({ type: "text", text: reply.text });
   for (const call of reply.toolCalls) {

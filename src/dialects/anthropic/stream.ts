@@ -19,29 +19,38 @@ export interface AnthropicStreamContext {
   model: string;
   /** The local input estimate, reported in `message_start` (count_tokens gives the same). */
   inputTokens: number;
-  /** The placeholder signature of a thinking block (`sig_` + 32 hex). */
+  /**
+   * The placeholder signature of thinking split out of `<thinking>` tags (`sig_` + 32 hex);
+   * native reasoning carries Kiro's own. Never sent back to Kiro: it lacks the gateway's mark.
+   */
   signature: string;
   pingIntervalMs?: number;
 }
 
-/** Anthropic usage fields for a reply's Usage, cache fields only when the upstream gave them. */
-export function toAnthropicUsage(usage: Usage): {
+/** Anthropic usage fields. */
+export interface AnthropicUsage {
+  /** Input tokens outside the cache, as Anthropic counts them. */
   input_tokens: number;
+  /** Input tokens written to the cache: 0 unless Kiro reported some. */
+  cache_creation_input_tokens: number;
+  /** Input tokens read from the cache: 0 unless Kiro reported some. */
+  cache_read_input_tokens: number;
   output_tokens: number;
-  cache_read_input_tokens?: number;
-  cache_creation_input_tokens?: number;
-} {
-  const out: ReturnType<typeof toAnthropicUsage> = {
-    input_tokens: usage.inputTokens,
+}
+
+/**
+ * Anthropic usage for a reply's Usage: the cached parts are taken out of `input_tokens`, as
+ * Anthropic reports them; cache fields are 0 when Kiro gave none (never estimated).
+ */
+export function toAnthropicUsage(usage: Usage): AnthropicUsage {
+  const cacheRead = usage.cacheReadInputTokens ?? 0;
+  const cacheCreation = usage.cacheCreationInputTokens ?? 0;
+  return {
+    input_tokens: Math.max(0, usage.inputTokens - cacheRead - cacheCreation),
+    cache_creation_input_tokens: cacheCreation,
+    cache_read_input_tokens: cacheRead,
     output_tokens: usage.outputTokens,
   };
-  if (usage.cacheReadInputTokens !== undefined) {
-    out.cache_read_input_tokens = usage.cacheReadInputTokens;
-  }
-  if (usage.cacheCreationInputTokens !== undefined) {
-    out.cache_creation_input_tokens = usage.cacheCreationInputTokens;
-  }
-  return out;
 }
 
 /** Renders a reply's ChatEvents as Anthropic SSE messages (the logic of AnthropicSseStream). */
@@ -59,13 +68,16 @@ export function anthropicEvents(ctx: AnthropicStreamContext): Transformer<ChatEv
     event,
     data: JSON.stringify(data),
   });
-  const closeOpen = (controller: TransformStreamDefaultController<SseMessage>) => {
+  const closeOpen = (
+    controller: TransformStreamDefaultController<SseMessage>,
+    signature = ctx.signature,
+  ) => {
     if (!open) return;
     if (open.kind === "thinking") {
       controller.enqueue(sse("content_block_delta", {
         type: "content_block_delta",
         index: open.index,
-        delta: { type: "signature_delta", signature: ctx.signature },
+        delta: { type: "signature_delta", signature },
       }));
     }
     controller.enqueue(
@@ -136,7 +148,7 @@ export function anthropicEvents(ctx: AnthropicStreamContext): Transformer<ChatEv
           stop_reason: null,
           stop_sequence: null,
           stop_details: null,
-          usage: { input_tokens: ctx.inputTokens, output_tokens: 0 },
+          usage: toAnthropicUsage({ inputTokens: ctx.inputTokens, outputTokens: 0 }),
         },
       }));
       controller.enqueue(sse("ping", { type: "ping" }));
@@ -160,6 +172,21 @@ export function anthropicEvents(ctx: AnthropicStreamContext): Transformer<ChatEv
         case "text":
           streamText(controller, "text", event.text);
           break;
+        case "reasoning_signature":
+          // Kiro's signature ends its reasoning; with display "omitted" the text may be empty.
+          if (open?.kind !== "thinking") {
+            open = {
+              kind: "thinking",
+              index: startBlock(controller, { type: "thinking", thinking: "", signature: "" }),
+            };
+          }
+          closeOpen(controller, event.signature);
+          break;
+        case "redacted_reasoning": {
+          const index = startBlock(controller, { type: "redacted_thinking", data: event.data });
+          controller.enqueue(sse("content_block_stop", { type: "content_block_stop", index }));
+          break;
+        }
         case "tool_call": {
           const index = startBlock(controller, {
             type: "tool_use",

@@ -11,6 +11,10 @@ export interface OpenAiUsage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  /** Cached input tokens: 0 unless Kiro reported cache reads. */
+  prompt_tokens_details: { cached_tokens: number };
+  /** Reasoning tokens, included in completion_tokens. */
+  completion_tokens_details: { reasoning_tokens: number };
   credits_used?: number;
 }
 
@@ -39,6 +43,8 @@ export function toOpenAiUsage(usage: Usage): OpenAiUsage {
     prompt_tokens: usage.inputTokens,
     completion_tokens: usage.outputTokens,
     total_tokens: usage.inputTokens + usage.outputTokens,
+    prompt_tokens_details: { cached_tokens: usage.cacheReadInputTokens ?? 0 },
+    completion_tokens_details: { reasoning_tokens: usage.reasoningTokens ?? 0 },
   };
   if (usage.credits !== undefined) result.credits_used = usage.credits;
   return result;

@@ -55,7 +55,12 @@ Deno.test("POST /v1/messages answers the official Anthropic SDK", async (t) => {
       stop_reason: "end_turn",
       stop_sequence: null,
       stop_details: null,
-      usage: { input_tokens: 42, output_tokens: 2 },
+      usage: {
+        input_tokens: 42,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 0,
+        output_tokens: 2,
+      },
     });
     assert.equal(backend.requests.at(-1)?.stream, false);
     assert.equal(backend.requests.at(-1)?.maxOutputTokens, 1024);
@@ -187,7 +192,7 @@ Deno.test("POST /v1/messages answers the official Anthropic SDK", async (t) => {
     {
       name: "an enabled budget reaches the backend",
       params: { thinking: { type: "enabled", budget_tokens: 2048 } },
-      expected: { enabled: true, budgetTokens: 2048 },
+      expected: { enabled: true, budgetTokens: 2048, effort: "medium" },
     },
     {
       name: "disabled thinking reaches the backend",
@@ -197,7 +202,7 @@ Deno.test("POST /v1/messages answers the official Anthropic SDK", async (t) => {
     {
       name: "adaptive thinking with high effort doubles the default budget",
       params: { thinking: { type: "adaptive" }, output_config: { effort: "high" } },
-      expected: { enabled: true, budgetTokens: 8000 },
+      expected: { enabled: true, budgetTokens: 8000, effort: "high" },
     },
   ];
   for (const c of thinkingCases) {

@@ -193,6 +193,7 @@ Deno.test("toChatRequest maps thinking settings", async (t) => {
     extra: Record<string, unknown>;
     enabled: boolean;
     budget: number;
+    effort?: string;
   }[] = [
     {
       name: "no thinking field thinks with the default budget",
@@ -205,12 +206,14 @@ Deno.test("toChatRequest maps thinking settings", async (t) => {
       extra: { thinking: { type: "enabled", budget_tokens: 8000 } },
       enabled: true,
       budget: 8000,
+      effort: "medium",
     },
     {
       name: "an enabled budget above the cap is capped",
       extra: { thinking: { type: "enabled", budget_tokens: 16000 } },
       enabled: true,
       budget: 10000,
+      effort: "high",
     },
     {
       name: "disabled turns thinking off",
@@ -223,12 +226,24 @@ Deno.test("toChatRequest maps thinking settings", async (t) => {
       extra: { thinking: { type: "adaptive" }, output_config: { effort: "low" } },
       enabled: true,
       budget: 2000,
+      effort: "low",
+    },
+    {
+      name: "Claude Code's output_config.effort wins over the budget's range",
+      extra: {
+        thinking: { type: "enabled", budget_tokens: 31999 },
+        output_config: { effort: "low" },
+      },
+      enabled: true,
+      budget: 10000,
+      effort: "low",
     },
   ];
   for (const c of cases) {
     await t.step(c.name, async () => {
       const chat = await toChatRequest(body(c.extra), options());
-      assert.deepEqual(chat.thinking, { enabled: c.enabled, budgetTokens: c.budget });
+      const expected = { enabled: c.enabled, budgetTokens: c.budget };
+      assert.deepEqual(chat.thinking, c.effort ? { ...expected, effort: c.effort } : expected);
     });
   }
 });

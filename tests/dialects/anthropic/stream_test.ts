@@ -120,6 +120,38 @@ Deno.test("AnthropicSseStream renders replies as Anthropic events", async (t) =>
     ]);
   });
 
+  await t.step(
+    "native reasoning keeps Kiro's signature; redacted reasoning is its own block",
+    async () => {
+      const events = parsed(
+        await render([
+          { type: "reasoning", text: "Plan." },
+          { type: "reasoning_signature", signature: "kgw1.sig.REAL" },
+          { type: "redacted_reasoning", data: "kgw1.red.DATA" },
+          { type: "reasoning_signature", signature: "kgw1.sig.EMPTY" },
+          { type: "text", text: "Hi" },
+          END,
+        ]),
+      );
+      const blocks = events.filter((e) =>
+        e.type === "content_block_start" || e.type === "content_block_delta"
+      ).map((e) => e.type === "content_block_start" ? e.content_block : e.delta);
+      assert.deepEqual(blocks, [
+        { type: "thinking", thinking: "", signature: "" },
+        { type: "thinking_delta", thinking: "Plan." },
+        { type: "signature_delta", signature: "kgw1.sig.REAL" },
+        { type: "redacted_thinking", data: "kgw1.red.DATA" },
+        { type: "thinking", thinking: "", signature: "" },
+        { type: "signature_delta", signature: "kgw1.sig.EMPTY" },
+        { type: "text", text: "" },
+        { type: "text_delta", text: "Hi" },
+      ]);
+      const starts = events.filter((e) => e.type === "content_block_start").length;
+      const stops = events.filter((e) => e.type === "content_block_stop").length;
+      assert.equal(stops, starts);
+    },
+  );
+
   await t.step("message_start carries the estimate and message_delta the final usage", async () => {
     const events = parsed(
       await render([{
@@ -134,17 +166,22 @@ Deno.test("AnthropicSseStream renders replies as Anthropic events", async (t) =>
       }]),
     );
     const start = events[0] as { message: { usage: unknown; model: string; id: string } };
-    assert.deepEqual(start.message.usage, { input_tokens: 6120, output_tokens: 0 });
+    assert.deepEqual(start.message.usage, {
+      input_tokens: 6120,
+      cache_creation_input_tokens: 0,
+      cache_read_input_tokens: 0,
+      output_tokens: 0,
+    });
     assert.equal(start.message.model, "claude-sonnet-4-5");
     assert.equal(start.message.id, CTX.id);
     assert.deepEqual(events[2], {
       type: "message_delta",
       delta: { stop_reason: "max_tokens", stop_sequence: null, stop_details: null },
       usage: {
-        input_tokens: 50,
-        output_tokens: 7,
-        cache_read_input_tokens: 30,
+        input_tokens: 15,
         cache_creation_input_tokens: 5,
+        cache_read_input_tokens: 30,
+        output_tokens: 7,
       },
     });
   });

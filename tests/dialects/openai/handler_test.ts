@@ -80,6 +80,8 @@ Deno.test("POST /v1/chat/completions answers without streaming", async (t) => {
       prompt_tokens: 42,
       completion_tokens: 7,
       total_tokens: 49,
+      prompt_tokens_details: { cached_tokens: 0 },
+      completion_tokens_details: { reasoning_tokens: 0 },
     });
     assert.equal(backend.requests.at(-1)?.model, MODEL);
     assert.equal(backend.requests.at(-1)?.stream, false);
@@ -247,7 +249,13 @@ Deno.test("POST /v1/chat/completions streams chunks the SDK assembles", async (t
       if (chunk.choices.length === 0) usageChunks.push(chunk.usage);
     });
     const completion = await stream.finalChatCompletion();
-    assert.deepEqual(usageChunks, [{ prompt_tokens: 42, completion_tokens: 7, total_tokens: 49 }]);
+    assert.deepEqual(usageChunks, [{
+      prompt_tokens: 42,
+      completion_tokens: 7,
+      total_tokens: 49,
+      prompt_tokens_details: { cached_tokens: 0 },
+      completion_tokens_details: { reasoning_tokens: 0 },
+    }]);
     assert.equal(completion.usage?.total_tokens, 49);
   });
 

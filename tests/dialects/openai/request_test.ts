@@ -215,13 +215,13 @@ Deno.test("toChatRequest maps limits, streaming and reasoning effort", async (t)
     {
       name: "high takes 80% of max_tokens",
       body: { reasoning_effort: "high", max_tokens: 4096 },
-      thinking: { enabled: true, budgetTokens: 3276 },
+      thinking: { enabled: true, budgetTokens: 3276, effort: "high" },
       maxOutputTokens: 4096,
     },
     {
       name: "medium takes half of max_completion_tokens",
       body: { reasoning_effort: "medium", max_completion_tokens: 10000 },
-      thinking: { enabled: true, budgetTokens: 5000 },
+      thinking: { enabled: true, budgetTokens: 5000, effort: "medium" },
       maxOutputTokens: 10000,
     },
   ];

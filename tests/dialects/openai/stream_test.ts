@@ -146,13 +146,25 @@ Deno.test("OpenAiChunkStream finishes once with the right reason and usage", asy
   await t.step("without include_usage the finish chunk carries usage", async () => {
     const out = chunks(await render([END]));
     assert.equal(out.length, 2);
-    assert.deepEqual(out[1]?.usage, { prompt_tokens: 10, completion_tokens: 3, total_tokens: 13 });
+    assert.deepEqual(out[1]?.usage, {
+      prompt_tokens: 10,
+      completion_tokens: 3,
+      total_tokens: 13,
+      prompt_tokens_details: { cached_tokens: 0 },
+      completion_tokens_details: { reasoning_tokens: 0 },
+    });
   });
 
   await t.step("with include_usage a usage chunk with no choices follows", async () => {
     const credited: ChatEvent = {
       ...END,
-      usage: { inputTokens: 5, outputTokens: 2, credits: 0.4 },
+      usage: {
+        inputTokens: 5,
+        outputTokens: 2,
+        credits: 0.4,
+        cacheReadInputTokens: 3,
+        reasoningTokens: 1,
+      },
     };
     const out = chunks(await render([credited], true));
     assert.equal(out.length, 3);
@@ -162,6 +174,8 @@ Deno.test("OpenAiChunkStream finishes once with the right reason and usage", asy
       prompt_tokens: 5,
       completion_tokens: 2,
       total_tokens: 7,
+      prompt_tokens_details: { cached_tokens: 3 },
+      completion_tokens_details: { reasoning_tokens: 1 },
       credits_used: 0.4,
     });
   });
