@@ -12,6 +12,10 @@ import { KiroClient } from "./kiro/client.ts";
 import { machineFingerprint } from "./kiro/endpoints.ts";
 import { ModelCatalog } from "./kiro/models.ts";
 import type { Logger } from "./log.ts";
+import { DEFAULT_ACCOUNT, singleAccount } from "./ops/accounts.ts";
+import { RequestJournal } from "./ops/journal.ts";
+import { GatewayMetrics } from "./ops/metrics.ts";
+import { catalogModelLabeler } from "./ops/model_label.ts";
 import { createHandler, type ServerDeps } from "./server.ts";
 import { openStateStore } from "./state/open.ts";
 import type { StateStore } from "./state/state.ts";
@@ -35,6 +39,8 @@ export interface Gateway {
   tokens: TokenSource;
   models: ModelCatalog;
   state: StateStore;
+  /** The Prometheus series of this gateway (GET /metrics). */
+  metrics: GatewayMetrics;
   /** Releases the proxy client, if any, and closes the state store. */
   close(): Promise<void>;
 }
@@ -59,11 +65,15 @@ export async function createGateway(
     }
     : fetch;
   const state = options.state ?? await openStateStore(config, { now });
+  // Read only when the metrics render, after `tokens` exists.
+  const accounts = () => [singleAccount(tokens.status(), now())];
+  const metrics = new GatewayMetrics({ accounts });
   const tokens = await createTokenSource(config, {
     logger,
     fetch: upstreamFetch,
     now,
     homeDir: options.homeDir,
+    onRefresh: (result) => metrics.countRefresh(DEFAULT_ACCOUNT, result),
   });
   const client = new KiroClient({
     config,
@@ -71,6 +81,7 @@ export async function createGateway(
     logger,
     fingerprint: machineFingerprint(),
     fetch: upstreamFetch,
+    onRetry: (reason) => metrics.countRetry(reason),
   });
   const models = new ModelCatalog({
     config,
@@ -96,6 +107,10 @@ export async function createGateway(
     startedAt: now(),
     state,
     credentials: { status: () => ({ ...tokens.status() }) },
+    metrics,
+    journal: new RequestJournal({ size: config.journalSize }),
+    accounts,
+    modelLabel: catalogModelLabeler(models),
     ...options.deps,
   });
   return {
@@ -103,6 +118,7 @@ export async function createGateway(
     tokens,
     models,
     state,
+    metrics,
     close: async () => {
       proxy?.close();
       await state.close();

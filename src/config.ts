@@ -80,6 +80,8 @@ export interface Config {
   accountStrategy: AccountStrategy;
   /** ACCOUNT_COOLDOWN_SECONDS: the first cool-down of a failed account, doubled per failure. */
   accountCooldownMs: number;
+  /** How many recent requests /status.json and /status keep (JOURNAL_SIZE). */
+  journalSize: number;
   /** Serve a built-in scripted upstream instead of Kiro (`--demo`). */
   demo: boolean;
   /** The `.env` path that was read, or would have been. */
@@ -352,6 +354,7 @@ const SCHEMA = z.object({
   KIRO_ACCOUNTS_FILE: text.optional(),
   ACCOUNT_STRATEGY: oneOf<AccountStrategy>(["sticky", "balanced"]).default("sticky"),
   ACCOUNT_COOLDOWN_SECONDS: secondsAsMs(1, 86400).default(60_000),
+  JOURNAL_SIZE: integer(1, 100_000).default(200),
 });
 
 /** Where loadConfig reads from; injectable for tests. */
@@ -443,6 +446,7 @@ export function loadConfig(cli: CliCommand, sources: ConfigSources): Readonly<Co
     accountsFile: v.KIRO_ACCOUNTS_FILE,
     accountStrategy: v.ACCOUNT_STRATEGY,
     accountCooldownMs: v.ACCOUNT_COOLDOWN_SECONDS,
+    journalSize: v.JOURNAL_SIZE,
     demo: cli.demo,
     envFile,
   };

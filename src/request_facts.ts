@@ -5,7 +5,8 @@
  */
 import type { ChatBackend, ModelInfo, SendContext } from "./core/backend.ts";
 import type { ChatEvent, ChatRequest } from "./core/chat.ts";
-import type { GatewayError } from "./errors.ts";
+import type { ErrorKind, GatewayError } from "./errors.ts";
+import type { RequestRecord } from "./ops/journal.ts";
 
 /** Facts about one request, filled in as it runs; every field is optional. */
 export interface RequestFacts {
@@ -25,6 +26,10 @@ export interface RequestFacts {
   firstByteAt?: number;
   /** The pool account that answered (its name), when there are several. */
   account?: string;
+  /** Whether Kiro cut the reply off (the end event's stop reason was max_tokens). */
+  truncated?: boolean;
+  /** Web searches the gateway ran for this request. */
+  webSearches?: number;
 }
 
 /**
@@ -63,6 +68,7 @@ function noteEvent(event: ChatEvent, facts: RequestFacts): void {
     facts.inputTokens = event.usage.inputTokens;
     facts.outputTokens = event.usage.outputTokens;
     facts.credits = event.usage.credits;
+    facts.truncated = event.stopReason === "max_tokens";
   } else if (event.type === "error") {
     facts.streamError = event.error;
   }
@@ -81,4 +87,50 @@ export function factFields(facts: RequestFacts, startedAt: number): Record<strin
     account: facts.account,
   };
   return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
+}
+
+/** What the server knows about a finished request beyond its facts. */
+export interface FinishedRequest {
+  requestId: string;
+  method: string;
+  /** The route table's path, or `unmatched`. */
+  route: string;
+  dialect: "openai" | "anthropic";
+  status: number;
+  startedAt: number;
+  finishedAt: number;
+  /** The kind of the error that became the response, if one did. */
+  errorClass?: ErrorKind;
+  /** Turns the client's model name into the bounded label. */
+  modelLabel: (clientModel: string) => string;
+  /** The account to name when the backend named none (the only one there is). */
+  soleAccount?: string;
+}
+
+/** The journal and metrics record of a finished request: facts only, no prompt or answer. */
+export function toRequestRecord(facts: RequestFacts, done: FinishedRequest): RequestRecord {
+  const record: RequestRecord = {
+    time: new Date(done.startedAt).toISOString(),
+    requestId: done.requestId,
+    method: done.method,
+    route: done.route,
+    dialect: done.dialect,
+    status: done.status,
+    durationMs: done.finishedAt - done.startedAt,
+  };
+  if (facts.model !== undefined) {
+    record.model = done.modelLabel(facts.model);
+    const account = facts.account ?? done.soleAccount;
+    if (account !== undefined) record.account = account;
+  }
+  if (facts.stream !== undefined) record.stream = facts.stream;
+  if (facts.firstByteAt !== undefined) record.ttfbMs = facts.firstByteAt - done.startedAt;
+  if (facts.inputTokens !== undefined) record.inputTokens = facts.inputTokens;
+  if (facts.outputTokens !== undefined) record.outputTokens = facts.outputTokens;
+  if (facts.credits !== undefined) record.credits = facts.credits;
+  const errorClass = done.errorClass ?? facts.streamError?.kind;
+  if (errorClass !== undefined) record.errorClass = errorClass;
+  if (facts.truncated) record.truncated = true;
+  if (facts.webSearches) record.webSearches = facts.webSearches;
+  return record;
 }

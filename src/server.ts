@@ -4,7 +4,7 @@
  */
 import { timingSafeEqual } from "node:crypto";
 import { VERSION } from "./config.ts";
-import { GatewayError, toGatewayError } from "./errors.ts";
+import { type ErrorKind, GatewayError, toGatewayError } from "./errors.ts";
 import type { HandlerDeps } from "./core/backend.ts";
 import { anthropicErrorResponse } from "./dialects/anthropic/errors.ts";
 import { openAiErrorResponse } from "./dialects/openai/errors.ts";
@@ -15,7 +15,12 @@ import {
 } from "./dialects/anthropic/handler.ts";
 import { handleChatCompletions, handleOpenAiModels } from "./dialects/openai/handler.ts";
 import { CAPTURED_PATHS, type DebugRecorder } from "./debug_capture.ts";
-import { factFields, observeBackend, type RequestFacts } from "./request_facts.ts";
+import { factFields, observeBackend, type RequestFacts, toRequestRecord } from "./request_facts.ts";
+import type { AccountsView } from "./ops/accounts.ts";
+import { RequestJournal } from "./ops/journal.ts";
+import { GatewayMetrics } from "./ops/metrics.ts";
+import { fallbackModelLabel, type ModelLabeler } from "./ops/model_label.ts";
+import { metricsResponse, type OpsViews, statusJsonResponse, statusPage } from "./ops/routes.ts";
 
 /** Credential state shown by /health, without secrets. */
 export interface HealthCredentials {
@@ -29,6 +34,14 @@ export interface ServerDeps extends HandlerDeps {
   credentials?: HealthCredentials;
   /** Captures chat requests to DEBUG_DIR when DEBUG_MODE asks for it. */
   debug?: DebugRecorder;
+  /** The Prometheus series behind GET /metrics; made by createHandler when absent. */
+  metrics?: GatewayMetrics;
+  /** The recent requests behind GET /status.json; made by createHandler when absent. */
+  journal?: RequestJournal;
+  /** The accounts the operator views show; none when absent. */
+  accounts?: AccountsView;
+  /** The bounded `model` label of a client's model name; the built-in list when absent. */
+  modelLabel?: ModelLabeler;
 }
 
 type Dialect = "openai" | "anthropic";
@@ -38,6 +51,8 @@ interface Route {
   dialect: Dialect;
   /** Whether the route needs the gateway's API key. */
   auth: boolean;
+  /** An operator route: counted in the metrics but kept out of the journal. */
+  ops?: true;
   methods: Partial<Record<string, Handler>>;
 }
 
@@ -53,7 +68,7 @@ function isAnthropicRequest(req: Request): boolean {
   return req.headers.has("anthropic-version");
 }
 
-function buildRoutes(deps: ServerDeps): Map<string, Route> {
+function buildRoutes(deps: ServerDeps, views: OpsViews): Map<string, Route> {
   const root: Handler = () =>
     Promise.resolve(
       Response.json({ status: "ok", message: "Kiro Gateway is running", version: VERSION }),
@@ -68,6 +83,8 @@ function buildRoutes(deps: ServerDeps): Map<string, Route> {
     }));
   const models: Handler = (req, d) =>
     isAnthropicRequest(req) ? handleAnthropicModels(req, d) : handleOpenAiModels(req, d);
+  const ops = (answer: (views: OpsViews) => Response): Handler => () =>
+    Promise.resolve(answer(views));
   return new Map<string, Route>([
     ["/", { dialect: "openai", auth: false, methods: { GET: root } }],
     ["/health", { dialect: "openai", auth: false, methods: { GET: health } }],
@@ -81,6 +98,17 @@ function buildRoutes(deps: ServerDeps): Map<string, Route> {
       "/v1/messages/count_tokens",
       { dialect: "anthropic", auth: true, methods: { POST: handleCountTokens } },
     ],
+    ["/metrics", {
+      dialect: "openai",
+      auth: true,
+      ops: true,
+      methods: { GET: ops(metricsResponse) },
+    }],
+    [
+      "/status.json",
+      { dialect: "openai", auth: true, ops: true, methods: { GET: ops(statusJsonResponse) } },
+    ],
+    ["/status", { dialect: "openai", auth: false, ops: true, methods: { GET: ops(statusPage) } }],
   ]);
 }
 
@@ -135,7 +163,19 @@ export function errorResponse(dialect: Dialect, err: GatewayError): Response {
 
 /** Builds the gateway's request handler from its dependencies. */
 export function createHandler(deps: ServerDeps): (req: Request) => Promise<Response> {
-  const routes = buildRoutes(deps);
+  const accounts = deps.accounts ?? (() => []);
+  const metrics = deps.metrics ?? new GatewayMetrics({ accounts });
+  const journal = deps.journal ?? new RequestJournal({ size: deps.config.journalSize });
+  const modelLabel = deps.modelLabel ?? fallbackModelLabel;
+  const views: OpsViews = {
+    metrics,
+    journal,
+    accounts,
+    now: deps.now,
+    startedAt: deps.startedAt,
+    randomHex: deps.randomHex,
+  };
+  const routes = buildRoutes(deps, views);
   return async (req: Request): Promise<Response> => {
     const startedAt = deps.now();
     const requestId = `req_${deps.randomHex(12)}`;
@@ -146,17 +186,24 @@ export function createHandler(deps: ServerDeps): (req: Request) => Promise<Respo
     const dialect = route?.dialect ?? dialectFor(path, req);
     const facts: RequestFacts = {};
     const capture = deps.debug?.begin(requestId, path);
+    const onWebSearch = () => {
+      facts.webSearches = (facts.webSearches ?? 0) + 1;
+      metrics.countWebSearch();
+    };
     const backend = observeBackend(deps.backend, facts, {
       logger,
       capture,
       sessionKey: sessionKeyOf(req),
+      onWebSearch,
     });
     let response: Response;
+    let errorClass: ErrorKind | undefined;
     try {
       const request = capture ? capture.tapRequest(req) : req;
-      response = await dispatch(request, path, route, { ...deps, logger, backend });
+      response = await dispatch(request, path, route, { ...deps, logger, backend, onWebSearch });
     } catch (err) {
       const gatewayError = toGatewayError(err);
+      errorClass = gatewayError.kind;
       if (gatewayError.kind === "internal") {
         logger.error("Request failed with an internal error", {
           error: describeCause(err),
@@ -169,12 +216,32 @@ export function createHandler(deps: ServerDeps): (req: Request) => Promise<Respo
     response.headers.set("x-request-id", requestId);
     if (dialect === "anthropic") response.headers.set("request-id", requestId);
     const status = response.status;
+    let streaming = false;
+    let watched = false;
     const finish = async () => {
+      const finishedAt = deps.now();
+      if (!watched) facts.firstByteAt ??= finishedAt; // an unwatched body is sent at once
+      if (streaming) metrics.streamsChanged(-1);
+      const soleAccount = accounts();
+      const record = toRequestRecord(facts, {
+        requestId,
+        method: req.method,
+        route: route ? path : "unmatched",
+        dialect,
+        status,
+        startedAt,
+        finishedAt,
+        errorClass,
+        modelLabel,
+        soleAccount: soleAccount.length === 1 ? soleAccount[0]?.name : undefined,
+      });
+      metrics.recordRequest(record);
+      if (!route?.ops) journal.add(record, finishedAt);
       logger.info("request", {
         method: req.method,
         path,
         status,
-        durationMs: deps.now() - startedAt,
+        durationMs: finishedAt - startedAt,
         ...factFields(facts, startedAt),
       });
       await capture?.finish({ status, streamError: facts.streamError?.message });
@@ -182,6 +249,11 @@ export function createHandler(deps: ServerDeps): (req: Request) => Promise<Respo
     if (!CAPTURED_PATHS.has(path) || response.body === null) {
       await finish();
       return response;
+    }
+    watched = true;
+    if (facts.stream) {
+      streaming = true;
+      metrics.streamsChanged(1);
     }
     const body = observeBody(response.body, {
       onChunk(chunk) {

@@ -72,6 +72,8 @@ export interface TokenSourceOptions {
   /** Where `~` and the standard locations are; defaults to HOME or USERPROFILE. */
   homeDir?: string;
   platform?: typeof Deno.build.os;
+  /** Told how each refresh call ended (the metrics count these); not for reused tokens. */
+  onRefresh?: (result: "success" | "failure") => void;
 }
 
 /** A token expiring within this many milliseconds is refreshed first. */
@@ -243,6 +245,7 @@ class KiroTokenSource implements TokenSource {
   #logger: Logger;
   #fetch: typeof fetch | undefined;
   #now: () => number;
+  #onRefresh: ((result: "success" | "failure") => void) | undefined;
   #homeDir: string | undefined;
   #kind: SourceKind;
   #path: string | undefined;
@@ -269,6 +272,7 @@ class KiroTokenSource implements TokenSource {
     this.#logger = options.logger;
     this.#fetch = options.fetch;
     this.#now = options.now ?? Date.now;
+    this.#onRefresh = options.onRefresh;
     this.#homeDir = homeDir;
     this.#kind = loaded.kind;
     this.#path = loaded.path;
@@ -409,7 +413,9 @@ class KiroTokenSource implements TokenSource {
       }
       const result = await this.#refreshWithRetry();
       await this.#apply(result);
+      this.#onRefresh?.("success");
     } catch (err) {
+      this.#onRefresh?.("failure");
       const message = (err as Error).message;
       this.#lastError = message;
       const now = this.#now();

@@ -33,6 +33,8 @@ export interface SendContext {
   sessionKey?: string;
   /** Told which account (its name) answered, for the log line. */
   onAccount?: (name: string) => void;
+  /** Call once for each web search run for the request (metrics and journal count them). */
+  onWebSearch?: () => void;
 }
 
 /** Sends neutral chat requests upstream and lists models. */
@@ -66,4 +68,6 @@ export interface HandlerDeps {
   randomHex: (bytes: number) => string;
   /** State that outlives a request (stored responses, account health); one per gateway. */
   state: import("../state/state.ts").StateStore;
+  /** Call once for each web search run for the request (metrics and journal count them). */
+  onWebSearch?: () => void;
 }

@@ -28,7 +28,17 @@ export interface KiroClientOptions {
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** Base of the 1 s, 2 s, 4 s backoff, in ms. */
   retryBaseMs?: number;
+  /** Told each time a call is tried again, with why (the metrics count these). */
+  onRetry?: (reason: RetryReason) => void;
 }
+
+/** Why a Kiro call was tried again before its first byte. */
+export type RetryReason =
+  | "throttled"
+  | "server_error"
+  | "forbidden"
+  | "network"
+  | "first_byte_timeout";
 
 /** What one send() needs besides the payload. */
 export interface SendOptions {
@@ -96,6 +106,7 @@ export class KiroClient {
             } s after ${timeouts} attempts: try again, or raise FIRST_TOKEN_TIMEOUT`,
           );
         }
+        this.#options.onRetry?.("first_byte_timeout");
         continue;
       }
       failures++;
@@ -105,6 +116,7 @@ export class KiroClient {
         options.onAttempt?.({ attempt: failures + timeouts, error: result.error.message });
         logger.warn("Kiro call failed", { attempt: failures, error: result.error.message });
         if (isLast) throw lastFailure;
+        this.#options.onRetry?.("network");
         await this.#sleep(this.#retryBaseMs * 2 ** (failures - 1), signal);
         continue;
       }
@@ -117,12 +129,14 @@ export class KiroClient {
       });
       logger.warn("Kiro answered with an error", { attempt: failures, status });
       if (status === 403 && !isLast) {
+        this.#options.onRetry?.("forbidden");
         access = await tokens.forceRefresh(access.accessToken);
         continue;
       }
       if ((status === 429 || status >= 500) && !isLast) {
         const waitMs = retryAfterMs ?? this.#retryBaseMs * 2 ** (failures - 1);
         if (waitMs > MAX_RETRY_AFTER_MS) throw lastFailure;
+        this.#options.onRetry?.(status === 429 ? "throttled" : "server_error");
         await this.#sleep(waitMs, signal);
         access = await tokens.getAccess();
         continue;
