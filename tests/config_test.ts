@@ -84,6 +84,7 @@ Deno.test("every variable is parsed into its typed field", () => {
     KIRO_ACCOUNTS_FILE: "accounts.json",
     ACCOUNT_STRATEGY: "Balanced",
     ACCOUNT_COOLDOWN_SECONDS: "30",
+    JOURNAL_SIZE: "50",
   });
   assert.deepEqual(
     { ...config, upstream: { ...config.upstream } },
@@ -124,6 +125,7 @@ Deno.test("every variable is parsed into its typed field", () => {
       maxPayloadBytes: 500_000,
       autoTrimPayload: true,
       imageUrlFetch: "all",
+      journalSize: 50,
       stateDir: "st",
       accountsFile: "accounts.json",
       accountStrategy: "balanced",
