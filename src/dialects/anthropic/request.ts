@@ -12,8 +12,10 @@
  *   client's 400. `data:` URLs may be base64 or percent-encoded and must hold an image type.
  * - Server tools (a `type` other than `custom`, e.g. `web_search_20250305`) do not exist on
  *   Kiro: they are dropped with a warning.
- * - `tool_choice`, `stop_sequences`, `metadata`, `temperature`, `top_p` and `top_k` are
- *   accepted and ignored: Kiro has no such controls.
+ * - `system` messages among the turns (Claude Code 2.1 sends its environment notes so) join
+ *   the system prompt after the top-level `system`, in order; they are not turns for Kiro.
+ * - `stop_sequences`, `metadata`, `temperature`, `top_p` and `top_k` are accepted and ignored:
+ *   Kiro has no such controls.
  */
 import type { Config } from "../../config.ts";
 import type { ChatImage, ChatMessage, ChatRequest, ToolDefinition } from "../../core/chat.ts";
@@ -57,12 +59,17 @@ export async function toChatRequest(
   options: ToChatRequestOptions,
 ): Promise<ChatRequest> {
   const messages: ChatMessage[] = [];
+  const systemParts = [toSystemText(body.system)];
   for (const [index, message] of body.messages.entries()) {
+    if (message.role === "system") {
+      systemParts.push(systemMessageText(message));
+      continue;
+    }
     messages.push(await toChatMessage(message, `messages.${index}`, options));
   }
   const chat: ChatRequest = {
     model: body.model,
-    system: toSystemText(body.system),
+    system: systemParts.filter((part) => part !== "").join("\n"),
     messages,
     tools: toToolDefinitions(body.tools ?? [], options.logger),
     thinking: thinkingFromAnthropic(body.thinking, body.output_config?.effort, options.config),
@@ -77,6 +84,11 @@ function toSystemText(system: AnthropicBody["system"]): string {
   if (typeof system === "string") return system;
   return system.flatMap((block) => block.type === "text" && block.text ? [block.text] : [])
     .join("\n");
+}
+
+function systemMessageText(message: Message): string {
+  if (typeof message.content === "string") return message.content;
+  return message.content.flatMap((block) => block.type === "text" ? [block.text] : []).join("\n");
 }
 
 function toToolDefinitions(tools: Tool[], logger: Logger): ToolDefinition[] {
@@ -103,7 +115,7 @@ async function toChatMessage(
   path: string,
   options: ToChatRequestOptions,
 ): Promise<ChatMessage> {
-  const chat = emptyMessage(message.role);
+  const chat = emptyMessage(message.role === "assistant" ? "assistant" : "user");
   if (typeof message.content === "string") {
     chat.text = message.content;
     return chat;

@@ -125,11 +125,12 @@ export type ToolResultContentBlock = z.output<typeof ToolResultContentBlock>;
 export type ImageSource = z.output<typeof ImageSource>;
 
 const Message = z.looseObject({
-  role: z.enum(["user", "assistant"], {
+  // Claude Code 2.1 sends `system` messages between the turns (its environment notes).
+  role: z.enum(["user", "assistant", "system"], {
     error: (issue) =>
       issue.input === undefined
         ? "field required"
-        : `invalid role ${JSON.stringify(issue.input)}: expected "user" or "assistant"`,
+        : `invalid role ${JSON.stringify(issue.input)}: expected "user", "assistant" or "system"`,
   }),
   content: stringOr(z.array(ContentBlock, { error: required("a string or a list of blocks") })),
 });

@@ -395,9 +395,9 @@ Deno.test("Anthropic routes report errors in Anthropic's shape", async (t) => {
       message: /^max_tokens: field required$/,
     },
     {
-      name: "a system role in messages",
-      body: { ...HELLO, messages: [{ role: "system", content: "x" }] },
-      message: /^messages\.0\.role: invalid role "system"/,
+      name: "a tool role in messages",
+      body: { ...HELLO, messages: [{ role: "tool", content: "x" }] },
+      message: /^messages\.0\.role: invalid role "tool"/,
     },
     {
       name: "an empty message list",

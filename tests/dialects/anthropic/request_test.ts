@@ -61,6 +61,31 @@ Deno.test("toChatRequest converts system prompts, messages and tools", async (t)
     assert.equal(chat.system, "One.\nTwo.");
   });
 
+  await t.step("system messages among the turns join the system prompt in order", async () => {
+    const chat = await toChatRequest(
+      body({
+        system: "Top.",
+        messages: [
+          { role: "user", content: "Hi" },
+          {
+            role: "system",
+            content: [{ type: "text", text: "Env one." }, { type: "text", text: "Env two." }],
+          },
+          { role: "assistant", content: "Hello" },
+          { role: "system", content: "Later." },
+          { role: "user", content: "Go" },
+        ],
+      }),
+      options(),
+    );
+    assert.equal(chat.system, "Top.\nEnv one.\nEnv two.\nLater.");
+    assert.deepEqual(chat.messages.map((m) => [m.role, m.text]), [
+      ["user", "Hi"],
+      ["assistant", "Hello"],
+      ["user", "Go"],
+    ]);
+  });
+
   await t.step("model, max_tokens and stream are carried over", async () => {
     const chat = await toChatRequest(body({ stream: true }), options());
     assert.equal(chat.model, "claude-sonnet-4.5");
@@ -411,9 +436,9 @@ Deno.test("the body schemas name the failing field", async (t) => {
       message: "max_tokens: field required",
     },
     {
-      name: "a system role",
-      body: { ...base, messages: [{ role: "system", content: "x" }] },
-      message: 'messages.0.role: invalid role "system": expected "user" or "assistant"',
+      name: "a tool role",
+      body: { ...base, messages: [{ role: "tool", content: "x" }] },
+      message: 'messages.0.role: invalid role "tool": expected "user", "assistant" or "system"',
     },
     {
       name: "no messages",
