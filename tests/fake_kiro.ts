@@ -54,6 +54,13 @@ export interface ReplayHandle {
   completed: Promise<void>;
 }
 
+/**
+ * Chooses the answer to a POST /generateAssistantResponse from the request itself, for clients
+ * whose requests arrive in no fixed order (agents with background requests); `undefined`
+ * leaves the request to the next responder, or to the default reply.
+ */
+export type Responder = (request: RecordedRequest) => FakeReply | undefined;
+
 /** Answers a request to a route registered with `route()`. */
 export type RouteHandler = (request: RecordedRequest) => Response | Promise<Response>;
 
@@ -67,6 +74,11 @@ export interface FakeKiro extends AsyncDisposable {
   replay(...replies: FakeReply[]): ReplayHandle[];
   /** Serves `method path` with `handler`. */
   route(method: string, path: string, handler: RouteHandler): void;
+  /**
+   * Adds a responder, asked in the order added whenever the replay queue is empty; a request
+   * no responder takes gets the default reply.
+   */
+  respond(responder: Responder): void;
   /** The oldest request (to `path`, if given) not yet returned by an earlier call. */
   nextRequest(path?: string): Promise<RecordedRequest>;
 }
@@ -94,6 +106,7 @@ export function startFakeKiro(): Promise<FakeKiro> {
   const waiters: Waiter[] = [];
   const queue: Queued[] = [];
   const routes = new Map<string, RouteHandler>();
+  const responders: Responder[] = [];
   const closing = Promise.withResolvers<void>();
 
   function record(request: RecordedRequest): void {
@@ -120,13 +133,21 @@ export function startFakeKiro(): Promise<FakeKiro> {
     const handler = routes.get(`${req.method} ${url.pathname}`);
     if (handler) return await handler(request);
     if (req.method === "POST" && url.pathname === GENERATE_PATH) {
-      const queued = queue.shift() ?? newQueued(DEFAULT_REPLY);
+      const queued = queue.shift() ?? newQueued(respondTo(request));
       queued.request.resolve(request);
       return await answer(queued, closing.promise);
     }
     return Response.json({ message: `No fake route for ${req.method} ${url.pathname}` }, {
       status: 404,
     });
+  }
+
+  function respondTo(request: RecordedRequest): FakeReply {
+    for (const responder of responders) {
+      const reply = responder(request);
+      if (reply) return reply;
+    }
+    return DEFAULT_REPLY;
   }
 
   const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, handle);
@@ -147,6 +168,9 @@ export function startFakeKiro(): Promise<FakeKiro> {
     },
     route(method, path, handler) {
       routes.set(`${method.toUpperCase()} ${path}`, handler);
+    },
+    respond(responder) {
+      responders.push(responder);
     },
     nextRequest(path) {
       const index = requests.findIndex((r, i) =>

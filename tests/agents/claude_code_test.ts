@@ -1,0 +1,144 @@
+/**
+ * The real Claude Code CLI (`claude -p`, pinned in versions.json) against the gateway process
+ * and the fake Kiro: a text turn, a thinking turn and a tool loop with its own Write and Bash
+ * tools. Outside traffic is off by CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC (no telemetry,
+ * error reports or update checks) and DISABLE_AUTOUPDATER; the rig's proxy trap proves it.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { answerWhen, thinkingAnswer, toolLoop, viewPayload } from "../kiro_script.ts";
+import { GENERATE_PATH } from "../fake_kiro.ts";
+import { saveAgentFixtures } from "./fixtures.ts";
+import {
+  AGENT_KEY,
+  AGENT_VERSIONS,
+  agentBinary,
+  type AgentRig,
+  skipWithout,
+  startAgentRig,
+} from "./rig.ts";
+
+const AGENT = { name: "claude-code", version: AGENT_VERSIONS["@anthropic-ai/claude-code"]! };
+const TIMEOUT_MS = 120_000;
+const SKIP = skipWithout("claude");
+
+function claudeEnv(rig: AgentRig): Record<string, string> {
+  return {
+    ANTHROPIC_BASE_URL: rig.url,
+    ANTHROPIC_API_KEY: AGENT_KEY,
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
+    DISABLE_AUTOUPDATER: "1",
+    CLAUDE_CONFIG_DIR: join(rig.home, ".claude"),
+  };
+}
+
+/** Runs `claude -p prompt` with stream-json output; returns the parsed output lines. */
+async function claude(rig: AgentRig, prompt: string, extra: string[] = []) {
+  const result = await rig.run(
+    agentBinary("claude")!,
+    ["-p", prompt, "--output-format", "stream-json", "--verbose", ...extra],
+    { env: claudeEnv(rig), timeoutMs: TIMEOUT_MS },
+  );
+  assert.equal(result.code, 0, `claude failed:\n${result.stdout}\n${result.stderr}`);
+  const lines = result.stdout.split("\n").filter((line) => line.startsWith("{")).map((line) =>
+    JSON.parse(line) as Record<string, unknown>
+  );
+  const final = lines.findLast((line) => line.type === "result");
+  assert.ok(final, `no result line:\n${result.stdout}`);
+  return { lines, final, stdout: result.stdout };
+}
+
+function contentBlocks(lines: Record<string, unknown>[]): Record<string, unknown>[] {
+  return lines.filter((line) => line.type === "assistant").flatMap((line) =>
+    (line.message as { content: Record<string, unknown>[] }).content
+  );
+}
+
+function messagesExchange(rig: AgentRig, marker: string) {
+  return rig.exchanges.find((e) =>
+    e.url.startsWith("/v1/messages") && JSON.stringify(e.body).includes(marker)
+  );
+}
+
+Deno.test({
+  name: "Claude Code answers a text turn through the gateway",
+  ignore: SKIP,
+  async fn() {
+    await using rig = await startAgentRig();
+    rig.kiro.respond(answerWhen({ marker: "agents-text", answer: "Hello from the fake model" }));
+    const { final } = await claude(rig, "agents-text: say hello");
+    assert.equal(final.subtype, "success");
+    assert.equal(final.result, "Hello from the fake model");
+    const sent = messagesExchange(rig, "agents-text");
+    assert.ok(sent?.url.includes("beta=true"), "Claude Code uses ?beta=true");
+    rig.assertClean();
+    await saveAgentFixtures(AGENT, rig.root, { text: sent });
+  },
+});
+
+Deno.test({
+  name: "Claude Code shows the model's thinking from a thinking turn",
+  ignore: SKIP,
+  async fn() {
+    await using rig = await startAgentRig();
+    rig.kiro.respond(thinkingAnswer({
+      marker: "agents-think",
+      thinking: "The user wants six times seven, which is 42.",
+      answer: "42",
+    }));
+    const { lines, final } = await claude(rig, "agents-think: what is six times seven?", [
+      "--settings",
+      JSON.stringify({ alwaysThinkingEnabled: true }),
+    ]);
+    assert.equal(final.result, "42");
+    const thinking = contentBlocks(lines).find((block) => block.type === "thinking");
+    assert.equal(thinking?.thinking, "The user wants six times seven, which is 42.");
+    const upstream = rig.kiro.requests.filter((r) => r.path === GENERATE_PATH)
+      .map((r) => viewPayload(r.body)).find((view) => view.current.includes("agents-think"));
+    assert.match(upstream?.current ?? "", /<thinking_mode>enabled<\/thinking_mode>/);
+    rig.assertClean();
+    await saveAgentFixtures(AGENT, rig.root, { thinking: messagesExchange(rig, "agents-think") });
+  },
+});
+
+Deno.test({
+  name: "Claude Code runs its Write and Bash tools in a tool loop and answers",
+  ignore: SKIP,
+  async fn() {
+    await using rig = await startAgentRig();
+    const file = join(rig.work, "hello.txt");
+    rig.kiro.respond(toolLoop({
+      marker: "agents-tool",
+      calls: [
+        { name: "Write", input: { file_path: file, content: "written by the agent\n" } },
+        {
+          name: "Bash",
+          input: { command: "cat hello.txt && echo ran-in-$(basename $PWD)", description: "Show" },
+        },
+      ],
+      answer: "The file is written and checked.",
+    }));
+    const { final } = await claude(rig, "agents-tool: write hello.txt, then show it", [
+      "--allowedTools",
+      "Write,Bash",
+    ]);
+    assert.equal(final.result, "The file is written and checked.");
+    assert.equal(await Deno.readTextFile(file), "written by the agent\n");
+    // The Bash result went back to the model through the gateway.
+    const last = rig.kiro.requests.filter((r) => r.path === GENERATE_PATH)
+      .map((r) => viewPayload(r.body)).findLast((view) => view.toolResults === 2);
+    assert.ok(last, "a request carried both tool results");
+    const results = JSON.stringify(
+      rig.kiro.requests.filter((r) => r.path === GENERATE_PATH).at(-1)?.body,
+    );
+    assert.match(results, /written by the agent\\nran-in-work/);
+    rig.assertClean();
+    const loop = rig.exchanges.filter((e) =>
+      e.url.startsWith("/v1/messages") && JSON.stringify(e.body).includes("agents-tool")
+    );
+    await saveAgentFixtures(AGENT, rig.root, {
+      "tool-call": loop[0],
+      "tool-result": loop.at(-1),
+    });
+  },
+});
