@@ -64,7 +64,7 @@ export async function createGateway(
       return fetch(input, proxied);
     }
     : fetch;
-  const state = options.state ?? await openStateStore(config, { now });
+  const state = options.state ?? await openStateStore(config, { now, logger });
   // Read only when the metrics render, after `tokens` exists.
   const accounts = () => [singleAccount(tokens.status(), now())];
   const metrics = new GatewayMetrics({ accounts });

@@ -74,6 +74,10 @@ export interface Config {
   imageUrlFetch: ImageUrlFetch;
   /** STATE_DIR: the folder of the embedded state database (account health, stored responses). */
   stateDir: string;
+  /** STATE_URL: a Redis server (`redis://` or `rediss://`) that several instances share. */
+  stateUrl?: string;
+  /** STATE_SECRET: the key of the values stored in Redis is derived from it; set with stateUrl. */
+  stateSecret?: string;
   /** KIRO_ACCOUNTS_FILE: a JSON list of accounts; without it the one login above is the pool. */
   accountsFile?: string;
   /** ACCOUNT_STRATEGY: keep one account until it fails, or spread requests over them. */
@@ -308,6 +312,24 @@ const proxyUrl = z.string().transform((raw, ctx) => {
   }
 });
 
+const redisUrl = z.string().transform((raw, ctx) => {
+  const v = raw.trim();
+  try {
+    const url = new URL(v);
+    if ((url.protocol === "redis:" || url.protocol === "rediss:") && url.hostname) return v;
+  } catch {
+    // reported below
+  }
+  ctx.addIssue({
+    code: "custom",
+    message: "expected redis://host:port/db or rediss://:password@host:port/db",
+  });
+  return z.NEVER;
+});
+
+/** STATE_SECRET shorter than this is refused: the encryption key of shared tokens comes from it. */
+const MIN_STATE_SECRET_LENGTH = 16;
+
 const SCHEMA = z.object({
   SERVER_HOST: text.default("127.0.0.1"),
   SERVER_PORT: integer(0, 65535, "a port").default(8000),
@@ -351,6 +373,8 @@ const SCHEMA = z.object({
   AUTO_TRIM_PAYLOAD: bool.default(false),
   IMAGE_URL_FETCH: oneOf<ImageUrlFetch>(["public", "all", "off"]).default("public"),
   STATE_DIR: text.default("state"),
+  STATE_URL: redisUrl.optional(),
+  STATE_SECRET: text.optional(),
   KIRO_ACCOUNTS_FILE: text.optional(),
   ACCOUNT_STRATEGY: oneOf<AccountStrategy>(["sticky", "balanced"]).default("sticky"),
   ACCOUNT_COOLDOWN_SECONDS: secondsAsMs(1, 86400).default(60_000),
@@ -404,6 +428,8 @@ export function loadConfig(cli: CliCommand, sources: ConfigSources): Readonly<Co
     throw new ConfigError(problems);
   }
   const v = result.data;
+  const stateProblem = stateSecretProblem(v.STATE_URL, v.STATE_SECRET);
+  if (stateProblem) throw new ConfigError([stateProblem]);
   const generated = v.PROXY_API_KEY === undefined;
   const config: Config = {
     host: v.SERVER_HOST,
@@ -443,6 +469,8 @@ export function loadConfig(cli: CliCommand, sources: ConfigSources): Readonly<Co
     autoTrimPayload: v.AUTO_TRIM_PAYLOAD,
     imageUrlFetch: v.IMAGE_URL_FETCH,
     stateDir: v.STATE_DIR,
+    stateUrl: v.STATE_URL,
+    stateSecret: v.STATE_SECRET,
     accountsFile: v.KIRO_ACCOUNTS_FILE,
     accountStrategy: v.ACCOUNT_STRATEGY,
     accountCooldownMs: v.ACCOUNT_COOLDOWN_SECONDS,
@@ -451,6 +479,21 @@ export function loadConfig(cli: CliCommand, sources: ConfigSources): Readonly<Co
     envFile,
   };
   return Object.freeze({ ...config, upstream: Object.freeze(config.upstream) });
+}
+
+/** Why STATE_SECRET does not go with STATE_URL, or undefined when it does. */
+function stateSecretProblem(
+  url: string | undefined,
+  secret: string | undefined,
+): string | undefined {
+  if (url === undefined) return undefined;
+  if (secret === undefined) {
+    return "Invalid STATE_SECRET: required when STATE_URL is set (tokens are stored in Redis encrypted with a key made from it; use the same long random value on every instance)";
+  }
+  if (secret.length < MIN_STATE_SECRET_LENGTH) {
+    return `Invalid STATE_SECRET: expected at least ${MIN_STATE_SECRET_LENGTH} characters, got ${secret.length}`;
+  }
+  return undefined;
 }
 
 /** Returns a configuration with every default, for tests; `overrides` replace fields. */

@@ -75,11 +75,13 @@ function buildRoutes(deps: ServerDeps, views: OpsViews): Map<string, Route> {
     );
   const health: Handler = () =>
     Promise.resolve(Response.json({
-      status: "healthy",
+      // A shared store that is unreachable still serves from local state: degraded, not down.
+      status: deps.state.describe().connected ? "healthy" : "degraded",
       timestamp: new Date(deps.now()).toISOString(),
       version: VERSION,
       uptimeSeconds: Math.floor((deps.now() - deps.startedAt) / 1000),
       credentials: deps.credentials?.status() ?? null,
+      state: deps.state.describe(),
     }));
   const models: Handler = (req, d) =>
     isAnthropicRequest(req) ? handleAnthropicModels(req, d) : handleOpenAiModels(req, d);

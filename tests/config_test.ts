@@ -85,6 +85,8 @@ Deno.test("every variable is parsed into its typed field", () => {
     ACCOUNT_STRATEGY: "Balanced",
     ACCOUNT_COOLDOWN_SECONDS: "30",
     JOURNAL_SIZE: "50",
+    STATE_URL: "rediss://:pw@redis.internal:6380/2",
+    STATE_SECRET: "a-long-shared-secret",
   });
   assert.deepEqual(
     { ...config, upstream: { ...config.upstream } },
@@ -130,6 +132,8 @@ Deno.test("every variable is parsed into its typed field", () => {
       accountsFile: "accounts.json",
       accountStrategy: "balanced",
       accountCooldownMs: 30_000,
+      stateUrl: "rediss://:pw@redis.internal:6380/2",
+      stateSecret: "a-long-shared-secret",
       demo: false,
       envFile: ".env",
     },
@@ -191,6 +195,36 @@ Deno.test("each bad value gives one line naming the variable and the problem", a
   await t.step("a bad flag names the flag", () => {
     const cli = parseCli(["--port", "nope"]);
     assert.match(problemsOf(() => load({}, { cli }))[0]!, /^Invalid --port: /);
+  });
+});
+
+Deno.test("STATE_URL needs a Redis URL and a long STATE_SECRET, in one line each", async (t) => {
+  const cases: [string, Partial<Record<EnvVar, string>>, RegExp][] = [
+    [
+      "a secret is required",
+      { STATE_URL: "redis://127.0.0.1:6379/0" },
+      /^Invalid STATE_SECRET: required when STATE_URL is set/,
+    ],
+    [
+      "a short secret is refused",
+      { STATE_URL: "redis://h:1", STATE_SECRET: "short" },
+      /^Invalid STATE_SECRET: expected at least 16 characters, got 5$/,
+    ],
+    ["only redis and rediss URLs", {
+      STATE_URL: "http://:hunter2@h:1",
+      STATE_SECRET: "x".repeat(16),
+    }, /^Invalid STATE_URL: expected redis:\/\/host:port\/db/],
+  ];
+  for (const [name, env, expected] of cases) {
+    await t.step(name, () => {
+      const problems = problemsOf(() => load(env));
+      assert.equal(problems.length, 1);
+      assert.match(problems[0]!, expected);
+      assert.doesNotMatch(problems[0]!, /hunter2/);
+    });
+  }
+  await t.step("without STATE_URL no secret is needed", () => {
+    assert.equal(load({}).stateUrl, undefined);
   });
 });
 

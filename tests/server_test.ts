@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createFakeBackend } from "./fake_backend.ts";
 import { startTestGateway, TEST_API_KEY } from "./test_gateway.ts";
 import { constantTimeEquals } from "../src/server.ts";
+import { MemoryState } from "../src/state/state.ts";
 
 Deno.test("GET / and /health answer without a key and show no secrets", async () => {
   await using gateway = startTestGateway({
@@ -20,6 +21,19 @@ Deno.test("GET / and /health answer without a key and show no secrets", async ()
   assert.equal(typeof body.uptimeSeconds, "number");
   assert.deepEqual(body.credentials, { source: "json_file", expiresAt: "2030-01-01T00:00:00Z" });
   assert.ok(!JSON.stringify(body).includes(TEST_API_KEY));
+});
+
+Deno.test("/health says degraded while the shared state store is unreachable", async () => {
+  const state = new MemoryState();
+  let connected = false;
+  state.describe = () => ({ backend: "redis", connected });
+  await using gateway = startTestGateway({ backend: createFakeBackend(), deps: { state } });
+  const down = await (await fetch(`${gateway.url}/health`)).json();
+  assert.equal(down.status, "degraded");
+  assert.deepEqual(down.state, { backend: "redis", connected: false });
+  connected = true;
+  const up = await (await fetch(`${gateway.url}/health`)).json();
+  assert.equal(up.status, "healthy");
 });
 
 Deno.test("the API key is accepted from either header and refused otherwise", async (t) => {

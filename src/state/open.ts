@@ -1,8 +1,11 @@
 /**
  * Chooses and opens the gateway's StateStore from the configuration, once, in app.ts: the
- * embedded SQLite database in STATE_DIR by default, memory in demo mode.
+ * embedded SQLite database in STATE_DIR by default, Redis when STATE_URL is set (several
+ * instances), memory in demo mode.
  */
 import type { Config } from "../config.ts";
+import { type Logger, silentLogger } from "../log.ts";
+import { openRedisState } from "./redis.ts";
 import { openSqliteState } from "./sqlite.ts";
 import { MemoryState, type StateStore } from "./state.ts";
 
@@ -10,6 +13,8 @@ import { MemoryState, type StateStore } from "./state.ts";
 export interface OpenStateOptions {
   /** The clock in epoch milliseconds, for expiry. */
   now?: () => number;
+  /** Where the Redis store reports losing and regaining its server. */
+  logger?: Logger;
 }
 
 /**
@@ -21,5 +26,14 @@ export function openStateStore(
   options: OpenStateOptions = {},
 ): Promise<StateStore> {
   if (config.demo) return Promise.resolve(new MemoryState(options.now));
+  if (config.stateUrl !== undefined && config.stateSecret !== undefined) {
+    // The fallback is memory, not STATE_DIR: shared tokens never land on disk unencrypted.
+    return openRedisState({
+      url: config.stateUrl,
+      secret: config.stateSecret,
+      fallback: new MemoryState(options.now),
+      logger: options.logger ?? silentLogger(),
+    });
+  }
   return Promise.resolve(openSqliteState(config.stateDir, options.now));
 }

@@ -1,0 +1,337 @@
+/**
+ * The shared StateStore: one Redis server behind several gateway instances (STATE_URL), so they
+ * share account tokens, refresh locks, cool-downs, usage and stored responses. Values are sealed
+ * with AES-GCM under a key derived from STATE_SECRET, so Redis never holds a token in plaintext.
+ *
+ * Redis is a helper, never a dependency of a request: while it is unreachable every call goes to
+ * a local fallback store, one warning is logged, describe() reports `connected: false`, and the
+ * client reconnects with backoff by itself; calls go back to Redis as soon as it is ready again.
+ */
+import { createClient, ErrorReply } from "@redis/client";
+import type { Logger } from "../log.ts";
+import type { ExpiryOptions, StateDescription, StateStore } from "./state.ts";
+
+/** Every key this gateway writes starts with this, so one Redis can hold other data too. */
+export const KEY_PREFIX = "kiro-gateway:";
+
+/** How long start-up waits for Redis before serving from the fallback. */
+const DEFAULT_CONNECT_WAIT_MS = 3000;
+
+/** A command that gets no answer within this long counts as Redis being unreachable. */
+const DEFAULT_COMMAND_TIMEOUT_MS = 2000;
+
+/** Reconnection backoff: first delay, doubled per attempt up to the cap, plus some jitter. */
+const RECONNECT_FIRST_MS = 100;
+const RECONNECT_MAX_MS = 5000;
+
+/** Fixed salt and iteration count of the key derivation: every instance derives the same key. */
+const KEY_SALT = "kiro-gateway/state/aes-256-gcm/v1";
+const KEY_ITERATIONS = 100_000;
+
+/** Marks a sealed value: version, then base64 of a 12-byte IV followed by the ciphertext. */
+const SEALED_PREFIX = "v1:";
+const IV_BYTES = 12;
+
+/** Releases a lock only if it still holds the caller's token (compare-and-delete). */
+const UNLOCK_SCRIPT = `if redis.call("GET", KEYS[1]) == ARGV[1] then
+  return redis.call("DEL", KEYS[1])
+end
+return 0`;
+
+/** Adds to a counter and, when a ttl is given, (re)sets its expiry in the same step. */
+const INCREMENT_SCRIPT = `local value = redis.call("INCRBY", KEYS[1], ARGV[1])
+if tonumber(ARGV[2]) > 0 then redis.call("PEXPIRE", KEYS[1], ARGV[2]) end
+return value`;
+
+/** Seals and opens state values with AES-GCM; the key name is bound in as associated data. */
+export class StateCipher {
+  #key: CryptoKey;
+
+  private constructor(key: CryptoKey) {
+    this.#key = key;
+  }
+
+  /** Derives the AES-256-GCM key from `secret` (PBKDF2-SHA-256 with a fixed salt). */
+  static async fromSecret(secret: string): Promise<StateCipher> {
+    const encoder = new TextEncoder();
+    const material = await crypto.subtle.importKey(
+      "raw",
+      encoder.encode(secret),
+      "PBKDF2",
+      false,
+      ["deriveKey"],
+    );
+    const key = await crypto.subtle.deriveKey(
+      {
+        name: "PBKDF2",
+        hash: "SHA-256",
+        salt: encoder.encode(KEY_SALT),
+        iterations: KEY_ITERATIONS,
+      },
+      material,
+      { name: "AES-GCM", length: 256 },
+      false,
+      ["encrypt", "decrypt"],
+    );
+    return new StateCipher(key);
+  }
+
+  /** Encrypts `value` for storage under `key`: `v1:` and base64 of IV and ciphertext. */
+  async seal(key: string, value: string): Promise<string> {
+    const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
+    const encoder = new TextEncoder();
+    const sealed = await crypto.subtle.encrypt(
+      { name: "AES-GCM", iv, additionalData: encoder.encode(key) },
+      this.#key,
+      encoder.encode(value),
+    );
+    const bytes = new Uint8Array(IV_BYTES + sealed.byteLength);
+    bytes.set(iv);
+    bytes.set(new Uint8Array(sealed), IV_BYTES);
+    return SEALED_PREFIX + toBase64(bytes);
+  }
+
+  /**
+   * Decrypts a value sealed for `key`. Throws when it was sealed under another secret or key,
+   * or was altered.
+   */
+  async open(key: string, sealed: string): Promise<string> {
+    if (!sealed.startsWith(SEALED_PREFIX)) throw new Error("not a sealed state value");
+    const bytes = fromBase64(sealed.slice(SEALED_PREFIX.length));
+    const plain = await crypto.subtle.decrypt(
+      {
+        name: "AES-GCM",
+        iv: bytes.subarray(0, IV_BYTES),
+        additionalData: new TextEncoder().encode(key),
+      },
+      this.#key,
+      bytes.subarray(IV_BYTES),
+    );
+    return new TextDecoder().decode(plain);
+  }
+}
+
+function toBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
+
+function fromBase64(text: string): Uint8Array<ArrayBuffer> {
+  return Uint8Array.from(atob(text), (char) => char.charCodeAt(0));
+}
+
+/** `redis://host:port/db` without user or password, for logs. */
+export function describeRedisUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host}${parsed.pathname === "/" ? "" : parsed.pathname}`;
+  } catch {
+    return "(invalid URL)";
+  }
+}
+
+/** Options of openRedisState. */
+export interface RedisStateOptions {
+  /** `redis://[:password@]host:port/db` or `rediss://…` (TLS). */
+  url: string;
+  /** STATE_SECRET: the values' encryption key is derived from it. */
+  secret: string;
+  /** Serves every call while Redis is unreachable; closed with this store. */
+  fallback: StateStore;
+  logger: Logger;
+  /** How long start-up waits for a first connection before serving from the fallback. */
+  connectWaitMs?: number;
+  /** A command unanswered for this long fails over to the fallback. */
+  commandTimeoutMs?: number;
+}
+
+type RedisClient = ReturnType<typeof createClient>;
+
+/**
+ * Opens the Redis store: derives the key, starts connecting, and waits up to `connectWaitMs`
+ * for Redis. It never fails because Redis is down: it then serves from the fallback (with one
+ * warning) and keeps reconnecting in the background.
+ */
+export async function openRedisState(options: RedisStateOptions): Promise<RedisState> {
+  const cipher = await StateCipher.fromSecret(options.secret);
+  const store = new RedisState(options, cipher);
+  await store.started(options.connectWaitMs ?? DEFAULT_CONNECT_WAIT_MS);
+  return store;
+}
+
+/** A StateStore in Redis, sealed with AES-GCM, with a local fallback while Redis is away. */
+export class RedisState implements StateStore {
+  #client: RedisClient;
+  #cipher: StateCipher;
+  #fallback: StateStore;
+  #logger: Logger;
+  #where: string;
+  /** True from the first failure until the client is ready again; one warning per outage. */
+  #down = false;
+  #undecryptableWarned = false;
+  #closed = false;
+  #connecting: Promise<unknown>;
+
+  /** Builds the client and starts connecting; use openRedisState, which also waits. */
+  constructor(options: RedisStateOptions, cipher: StateCipher) {
+    this.#cipher = cipher;
+    this.#fallback = options.fallback;
+    this.#logger = options.logger;
+    this.#where = describeRedisUrl(options.url);
+    this.#client = createClient({
+      url: options.url,
+      // Fail fast while disconnected: the call goes to the fallback instead of waiting.
+      disableOfflineQueue: true,
+      // Its notices read environment variables the gateway has no permission for.
+      maintNotifications: "disabled",
+      commandOptions: { timeout: options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS },
+      socket: {
+        connectTimeout: options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+        reconnectStrategy: (attempt: number) =>
+          Math.min(RECONNECT_FIRST_MS * 2 ** Math.min(attempt, 16), RECONNECT_MAX_MS) +
+          Math.floor(Math.random() * RECONNECT_FIRST_MS),
+      },
+    });
+    this.#client.on("error", (err: Error) => this.#lost(err));
+    this.#client.on("ready", () => this.#regained());
+    // connect() settles only once connected; reconnection goes on by itself until close().
+    this.#connecting = this.#client.connect().catch((err: Error) => this.#lost(err));
+  }
+
+  /** Waits up to `waitMs` for the first connection; warns (once) when it did not come. */
+  async started(waitMs: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, waitMs);
+    });
+    await Promise.race([this.#connecting, waited]);
+    clearTimeout(timer);
+    if (this.#client.isReady) {
+      this.#logger.info("Sharing state through Redis", { redis: this.#where });
+    } else {
+      this.#lost(new Error(`no connection within ${waitMs} ms`));
+    }
+  }
+
+  #lost(err: Error): void {
+    if (this.#closed || this.#down) return;
+    this.#down = true;
+    this.#logger.warn(
+      "Redis is unreachable: serving from local state until it is back; instances do not share state meanwhile",
+      { redis: this.#where, error: err.message },
+    );
+  }
+
+  #regained(): void {
+    if (!this.#down) return;
+    this.#down = false;
+    this.#logger.info("Redis is reachable again: sharing state resumes", { redis: this.#where });
+  }
+
+  /** Runs `remote` on Redis when it is ready, else (or when it fails to answer) `local`. */
+  async #either<T>(
+    remote: (client: RedisClient) => Promise<T>,
+    local: () => Promise<T>,
+  ): Promise<T> {
+    if (this.#client.isReady) {
+      try {
+        return await remote(this.#client);
+      } catch (err) {
+        if (err instanceof ErrorReply) throw err; // Redis answered: a bug, not an outage
+        this.#lost(err as Error);
+      }
+    }
+    return await local();
+  }
+
+  /** See StateStore.get. */
+  get(key: string): Promise<string | undefined> {
+    return this.#either(async (client) => {
+      const sealed = await client.get(KEY_PREFIX + key);
+      if (sealed === null) return undefined;
+      try {
+        return await this.#cipher.open(key, sealed);
+      } catch {
+        if (!this.#undecryptableWarned) {
+          this.#undecryptableWarned = true;
+          this.#logger.error(
+            "Cannot decrypt a value in Redis: every instance must use the same STATE_SECRET; such values are ignored",
+            { redis: this.#where, key },
+          );
+        }
+        return undefined;
+      }
+    }, () => this.#fallback.get(key));
+  }
+
+  /** See StateStore.set. */
+  set(key: string, value: string, options?: ExpiryOptions): Promise<void> {
+    const ttlMs = options?.ttlMs;
+    if (ttlMs !== undefined && ttlMs <= 0) return this.delete(key);
+    return this.#either(async (client) => {
+      const sealed = await this.#cipher.seal(key, value);
+      await client.set(
+        KEY_PREFIX + key,
+        sealed,
+        ttlMs === undefined ? undefined : { PX: Math.ceil(ttlMs) },
+      );
+    }, () => this.#fallback.set(key, value, options));
+  }
+
+  /** See StateStore.delete. */
+  delete(key: string): Promise<void> {
+    return this.#either(async (client) => {
+      await client.del(KEY_PREFIX + key);
+    }, () => this.#fallback.delete(key));
+  }
+
+  /** See StateStore.tryLock. */
+  tryLock(key: string, ttlMs: number): Promise<string | undefined> {
+    return this.#either(async (client) => {
+      const token = crypto.randomUUID();
+      const taken = await client.set(KEY_PREFIX + key, token, {
+        NX: true,
+        PX: Math.max(1, Math.ceil(ttlMs)),
+      });
+      return taken === null ? undefined : token;
+    }, () => this.#fallback.tryLock(key, ttlMs));
+  }
+
+  /** See StateStore.unlock. Also releases a lock taken from the fallback during an outage. */
+  async unlock(key: string, token: string): Promise<void> {
+    await this.#fallback.unlock(key, token);
+    await this.#either(async (client) => {
+      await client.eval(UNLOCK_SCRIPT, { keys: [KEY_PREFIX + key], arguments: [token] });
+    }, () => Promise.resolve());
+  }
+
+  /** See StateStore.increment. Counters are plain integers in Redis (INCRBY needs them so). */
+  increment(key: string, by = 1, options?: ExpiryOptions): Promise<number> {
+    const ttlMs = options?.ttlMs === undefined ? 0 : Math.max(1, Math.ceil(options.ttlMs));
+    return this.#either(async (client) => {
+      const value = await client.eval(INCREMENT_SCRIPT, {
+        keys: [KEY_PREFIX + key],
+        arguments: [String(Math.trunc(by)), String(ttlMs)],
+      });
+      return Number(value);
+    }, () => this.#fallback.increment(key, by, options));
+  }
+
+  /** See StateStore.describe. */
+  describe(): StateDescription {
+    return { backend: "redis", connected: this.#client.isReady };
+  }
+
+  /** See StateStore.close. Stops reconnecting and closes the fallback. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#client.destroy();
+    } catch {
+      // already closed
+    }
+    await this.#fallback.close();
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * A real `redis-server` for tests: on a free loopback port, with its working folder in a temp
+ * dir, no persistence, started and restarted on the same port, ready when it prints so.
+ */
+import { createClient } from "@redis/client";
+import { within } from "../helpers.ts";
+
+/** Whether `redis-server` is on PATH (`.ci/run` installs it when missing). */
+export function hasRedisServer(): boolean {
+  try {
+    const out = new Deno.Command("redis-server", { args: ["--version"], stdout: "null" })
+      .outputSync();
+    return out.success;
+  } catch {
+    return false;
+  }
+}
+
+/** A loopback port nobody listens on right now. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+function plainClient(url: string) {
+  const client = createClient({ url, socket: { reconnectStrategy: false } });
+  client.on("error", () => {});
+  return client;
+}
+
+type Client = ReturnType<typeof plainClient>;
+
+/** A redis-server child process that can be stopped and started again on its port. */
+export class RedisServer implements AsyncDisposable {
+  readonly port: number;
+  readonly dir: string;
+  #child: Deno.ChildProcess | undefined;
+  #output = "";
+
+  /** Prepares a server on `port` (a free one by default) keeping its files in `dir`. */
+  constructor(dir: string, port = freePort()) {
+    this.dir = dir;
+    this.port = port;
+  }
+
+  /** `redis://127.0.0.1:<port>/<db>`. */
+  url(db = 0): string {
+    return `redis://127.0.0.1:${this.port}/${db}`;
+  }
+
+  /** Starts the server and resolves once it says it accepts connections. */
+  async start(): Promise<void> {
+    if (this.#child) throw new Error("redis-server is already running");
+    const child = new Deno.Command("redis-server", {
+      args: [
+        "--port",
+        String(this.port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        this.dir,
+        "--daemonize",
+        "no",
+        "--loglevel",
+        "notice",
+      ],
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    this.#child = child;
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const ready = (async () => {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) throw new Error(`redis-server exited before it was ready:\n${this.#output}`);
+        this.#output += value;
+        if (this.#output.includes("Ready to accept connections")) return;
+      }
+    })();
+    await within(ready, 15_000, "redis-server start-up");
+    // Keep draining its output so it never blocks on a full pipe.
+    void (async () => {
+      for (;;) {
+        const { done } = await reader.read().catch(() => ({ done: true }));
+        if (done) return;
+      }
+    })();
+  }
+
+  /** Kills the server (SIGKILL: no goodbye to clients) and waits for it to exit. */
+  async stop(): Promise<void> {
+    const child = this.#child;
+    if (!child) return;
+    this.#child = undefined;
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+    await within(child.status, 15_000, "redis-server exit");
+  }
+
+  /** A plain client for looking at what the gateway stored; the caller closes it. */
+  async client(): Promise<Client> {
+    const client = plainClient(this.url());
+    await client.connect();
+    return client;
+  }
+
+  /** Every key in the database with its raw value (strings as stored, counters as numbers). */
+  async dump(): Promise<Map<string, string>> {
+    const client = await this.client();
+    try {
+      const all = new Map<string, string>();
+      for await (const keys of client.scanIterator({ COUNT: 100 })) {
+        for (const key of keys) all.set(key, (await client.get(key)) ?? "");
+      }
+      return all;
+    } finally {
+      client.destroy();
+    }
+  }
+
+  /** Empties the database. */
+  async flush(): Promise<void> {
+    const client = await this.client();
+    try {
+      await client.flushAll();
+    } finally {
+      client.destroy();
+    }
+  }
+
+  /** Stops the server. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}
