@@ -7,9 +7,11 @@ import type { Config } from "./config.ts";
 import { randomHex } from "./core/ids.ts";
 import { TokenCounter } from "./core/tokens.ts";
 import { TruncationStore } from "./core/truncation.ts";
+import { WebSearchBackend } from "./core/web_search.ts";
 import { KiroBackend } from "./kiro/backend.ts";
 import { KiroClient } from "./kiro/client.ts";
 import { machineFingerprint } from "./kiro/endpoints.ts";
+import { KiroWebSearch } from "./kiro/mcp.ts";
 import { ModelCatalog } from "./kiro/models.ts";
 import type { Logger } from "./log.ts";
 import { DEFAULT_ACCOUNT, singleAccount } from "./ops/accounts.ts";
@@ -90,13 +92,22 @@ export async function createGateway(
     now,
     fetchAccess: () => tokens.getAccess(),
   });
-  const backend = new KiroBackend({
+  const counter = new TokenCounter();
+  const kiroBackend = new KiroBackend({
     config,
     client,
     models,
-    counter: new TokenCounter(),
+    counter,
     truncation: new TruncationStore(),
     logger,
+  });
+  // The MCP call goes through the same client (account, token, proxy) as the chat calls.
+  const backend = new WebSearchBackend(kiroBackend, {
+    mode: config.webSearch,
+    searcher: new KiroWebSearch(client, { now }),
+    logger,
+    randomHex,
+    countTokens: (text) => counter.count(text),
   });
   const handler = createHandler({
     config,

@@ -22,9 +22,9 @@ export type ImageUrlFetch = "public" | "all" | "off";
 /** How the account pool picks an account (ACCOUNT_STRATEGY). */
 export type AccountStrategy = "sticky" | "balanced";
 
-/** Base URLs of the four Kiro upstreams; each replaces one default when set. */
+/** Base URLs of the Kiro upstreams; each replaces one default when set. */
 export interface UpstreamOverrides {
-  /** Replaces `https://runtime.{region}.kiro.dev` (generateAssistantResponse, mcp). */
+  /** Replaces `https://runtime.{region}.kiro.dev` (generateAssistantResponse). */
   api?: string;
   /** Replaces `https://management.{region}.kiro.dev` (ListAvailableModels, profiles). */
   management?: string;
@@ -32,7 +32,16 @@ export interface UpstreamOverrides {
   auth?: string;
   /** Replaces `https://oidc.{region}.amazonaws.com` (token). */
   oidc?: string;
+  /** Replaces `https://q.{region}.amazonaws.com` (mcp: web search). */
+  q?: string;
 }
+
+/**
+ * WEB_SEARCH: `on` serves the web search clients ask for (Anthropic server tools, chat
+ * `web_search_options`, Responses `web_search` tools); `auto` also offers it on every chat
+ * request; `off` refuses requests that ask for it.
+ */
+export type WebSearchMode = "on" | "auto" | "off";
 
 /** The gateway's validated configuration. */
 export interface Config {
@@ -86,6 +95,8 @@ export interface Config {
   accountCooldownMs: number;
   /** How many recent requests /status.json and /status keep (JOURNAL_SIZE). */
   journalSize: number;
+  /** WEB_SEARCH: when the gateway searches the web through Kiro's MCP endpoint. */
+  webSearch: WebSearchMode;
   /** Serve a built-in scripted upstream instead of Kiro (`--demo`). */
   demo: boolean;
   /** The `.env` path that was read, or would have been. */
@@ -345,6 +356,7 @@ const SCHEMA = z.object({
   KIRO_MANAGEMENT_URL: baseUrl.optional(),
   KIRO_AUTH_URL: baseUrl.optional(),
   KIRO_OIDC_URL: baseUrl.optional(),
+  KIRO_Q_URL: baseUrl.optional(),
   VPN_PROXY_URL: proxyUrl.optional(),
   TOOL_DESCRIPTION_MAX_LENGTH: integer(0, 1_000_000).default(10000),
   TRUNCATION_RECOVERY: bool.default(true),
@@ -379,6 +391,10 @@ const SCHEMA = z.object({
   ACCOUNT_STRATEGY: oneOf<AccountStrategy>(["sticky", "balanced"]).default("sticky"),
   ACCOUNT_COOLDOWN_SECONDS: secondsAsMs(1, 86400).default(60_000),
   JOURNAL_SIZE: integer(1, 100_000).default(200),
+  WEB_SEARCH: oneOf<WebSearchMode>(["on", "auto", "off"], {
+    true: "on",
+    false: "off",
+  }).default("on"),
 });
 
 /** Where loadConfig reads from; injectable for tests. */
@@ -448,6 +464,7 @@ export function loadConfig(cli: CliCommand, sources: ConfigSources): Readonly<Co
       management: v.KIRO_MANAGEMENT_URL,
       auth: v.KIRO_AUTH_URL,
       oidc: v.KIRO_OIDC_URL,
+      q: v.KIRO_Q_URL,
     },
     proxyUrl: v.VPN_PROXY_URL,
     toolDescriptionMaxLength: v.TOOL_DESCRIPTION_MAX_LENGTH,
@@ -475,6 +492,7 @@ export function loadConfig(cli: CliCommand, sources: ConfigSources): Readonly<Co
     accountStrategy: v.ACCOUNT_STRATEGY,
     accountCooldownMs: v.ACCOUNT_COOLDOWN_SECONDS,
     journalSize: v.JOURNAL_SIZE,
+    webSearch: v.WEB_SEARCH,
     demo: cli.demo,
     envFile,
   };

@@ -12,7 +12,13 @@ import {
 } from "./auth/sources.ts";
 import { readCliDatabase } from "./auth/sqlite.ts";
 import type { Config } from "./config.ts";
-import { apiBaseUrl, authBaseUrl, managementBaseUrl, oidcBaseUrl } from "./kiro/endpoints.ts";
+import {
+  apiBaseUrl,
+  authBaseUrl,
+  managementBaseUrl,
+  oidcBaseUrl,
+  qBaseUrl,
+} from "./kiro/endpoints.ts";
 import { silentLogger } from "./log.ts";
 import { deniedPathLines, gatewayPaths, type PermissionQuery } from "./permissions.ts";
 
@@ -250,6 +256,7 @@ async function checkUpstreams(
     ["management", managementBaseUrl(apiRegion, config.upstream), "KIRO_MANAGEMENT_URL"],
     ["auth", authBaseUrl(ssoRegion, config.upstream), "KIRO_AUTH_URL"],
     ["OIDC", oidcBaseUrl(ssoRegion, config.upstream), "KIRO_OIDC_URL"],
+    ["Q (web search)", qBaseUrl(apiRegion, config.upstream), "KIRO_Q_URL"],
   ];
   const client = config.proxyUrl
     ? Deno.createHttpClient({ proxy: { url: config.proxyUrl } })

@@ -61,6 +61,7 @@ Deno.test("every variable is parsed into its typed field", () => {
     KIRO_MANAGEMENT_URL: "http://127.0.0.1:2",
     KIRO_AUTH_URL: "http://127.0.0.1:3",
     KIRO_OIDC_URL: "http://127.0.0.1:4",
+    KIRO_Q_URL: "http://127.0.0.1:5/",
     VPN_PROXY_URL: "proxy.local:3128",
     TOOL_DESCRIPTION_MAX_LENGTH: "0",
     TRUNCATION_RECOVERY: "false",
@@ -87,6 +88,7 @@ Deno.test("every variable is parsed into its typed field", () => {
     JOURNAL_SIZE: "50",
     STATE_URL: "rediss://:pw@redis.internal:6380/2",
     STATE_SECRET: "a-long-shared-secret",
+    WEB_SEARCH: "Auto",
   });
   assert.deepEqual(
     { ...config, upstream: { ...config.upstream } },
@@ -107,6 +109,7 @@ Deno.test("every variable is parsed into its typed field", () => {
         management: "http://127.0.0.1:2",
         auth: "http://127.0.0.1:3",
         oidc: "http://127.0.0.1:4",
+        q: "http://127.0.0.1:5",
       },
       proxyUrl: "http://proxy.local:3128",
       toolDescriptionMaxLength: 0,
@@ -134,6 +137,7 @@ Deno.test("every variable is parsed into its typed field", () => {
       accountCooldownMs: 30_000,
       stateUrl: "rediss://:pw@redis.internal:6380/2",
       stateSecret: "a-long-shared-secret",
+      webSearch: "auto",
       demo: false,
       envFile: ".env",
     },

@@ -1,6 +1,7 @@
 /**
  * A fake Kiro upstream on 127.0.0.1 port 0: it replays scripted answers to
- * POST /generateAssistantResponse, serves extra routes tests register, and records requests.
+ * POST /generateAssistantResponse, answers web searches on POST /mcp, serves extra routes
+ * tests register, and records requests.
  * It uses no timers: every wait is a promise the test controls, and closing the fake releases
  * them all so no response is left hanging.
  */
@@ -8,6 +9,32 @@ import { concatBytes, contextUsageFrame, meteringFrame, textFrame } from "./fram
 
 /** The path of the streaming chat call that replay() answers. */
 export const GENERATE_PATH = "/generateAssistantResponse";
+
+/** The path of the MCP endpoint (web search). */
+export const MCP_PATH = "/mcp";
+
+/** A query the fake MCP endpoint fails with a JSON-RPC error. */
+export const FAILING_QUERY = "this search fails";
+
+/** The two results the fake MCP endpoint finds for `query`, always the same. */
+export function fakeSearchResults(query: string): Array<{
+  title: string;
+  url: string;
+  snippet: string;
+  publishedDate: number;
+  id: string;
+  domain: string;
+}> {
+  const slug = query.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+  return [1, 2].map((n) => ({
+    title: `Result ${n} for ${query}`,
+    url: `https://example.com/${slug}/${n}`,
+    snippet: `Snippet ${n} about ${query}.`,
+    publishedDate: Date.UTC(2026, 0, n),
+    id: `${slug}-${n}`,
+    domain: "example.com",
+  }));
+}
 
 /** One request the fake received. */
 export interface RecordedRequest {
@@ -81,6 +108,11 @@ export interface FakeKiro extends AsyncDisposable {
   respond(responder: Responder): void;
   /** The oldest request (to `path`, if given) not yet returned by an earlier call. */
   nextRequest(path?: string): Promise<RecordedRequest>;
+  /**
+   * Holds the next MCP answers until `release` settles; `aborted` resolves when the caller
+   * of a held search went away.
+   */
+  holdMcp(release: Promise<void>): { aborted: Promise<void> };
 }
 
 interface Queued {
@@ -108,6 +140,7 @@ export function startFakeKiro(): Promise<FakeKiro> {
   const routes = new Map<string, RouteHandler>();
   const responders: Responder[] = [];
   const closing = Promise.withResolvers<void>();
+  let mcpHold: { release: Promise<void>; aborted: PromiseWithResolvers<void> } | undefined;
 
   function record(request: RecordedRequest): void {
     requests.push(request);
@@ -132,6 +165,16 @@ export function startFakeKiro(): Promise<FakeKiro> {
     record(request);
     const handler = routes.get(`${req.method} ${url.pathname}`);
     if (handler) return await handler(request);
+    if (req.method === "POST" && url.pathname === MCP_PATH) {
+      const hold = mcpHold;
+      if (hold) {
+        const onAbort = () => hold.aborted.resolve();
+        req.signal.addEventListener("abort", onAbort, { once: true });
+        await Promise.race([hold.release, closing.promise, hold.aborted.promise]);
+        req.signal.removeEventListener("abort", onAbort);
+      }
+      return answerMcp(request);
+    }
     if (req.method === "POST" && url.pathname === GENERATE_PATH) {
       const queued = queue.shift() ?? newQueued(respondTo(request));
       queued.request.resolve(request);
@@ -172,6 +215,10 @@ export function startFakeKiro(): Promise<FakeKiro> {
     respond(responder) {
       responders.push(responder);
     },
+    holdMcp(release) {
+      mcpHold = { release, aborted: Promise.withResolvers() };
+      return { aborted: mcpHold.aborted.promise };
+    },
     nextRequest(path) {
       const index = requests.findIndex((r, i) =>
         !delivered.has(i) && (path === undefined || r.path === path)
@@ -188,6 +235,49 @@ export function startFakeKiro(): Promise<FakeKiro> {
       closing.resolve();
       await server.shutdown();
     },
+  });
+}
+
+/**
+ * Answers a web search as Kiro's MCP endpoint does (spec §1.5): 403 without a bearer token,
+ * 400 without the profile-ARN header (what Kiro says then), a JSON-RPC error for
+ * FAILING_QUERY, else fakeSearchResults as a JSON string inside the JSON-RPC result.
+ */
+function answerMcp(request: RecordedRequest): Response {
+  if (!/^Bearer \S+$/.test(request.headers["authorization"] ?? "")) {
+    return Response.json({ message: "Missing bearer token" }, { status: 403 });
+  }
+  if (!request.headers["x-amzn-kiro-profile-arn"]) {
+    return Response.json({ message: "Improperly formed request.", reason: null }, { status: 400 });
+  }
+  const body = request.body as {
+    id?: string;
+    method?: string;
+    params?: { name?: string; arguments?: { query?: unknown } };
+  };
+  const query = body.params?.arguments?.query;
+  if (
+    body.method !== "tools/call" || body.params?.name !== "web_search" || typeof query !== "string"
+  ) {
+    return Response.json({
+      jsonrpc: "2.0",
+      id: body.id,
+      error: { code: -32602, message: "Invalid params" },
+    });
+  }
+  if (query === FAILING_QUERY) {
+    return Response.json({
+      jsonrpc: "2.0",
+      id: body.id,
+      error: { code: -32603, message: "Search backend unavailable" },
+    });
+  }
+  const results = fakeSearchResults(query);
+  const text = JSON.stringify({ results, totalResults: results.length, query, error: null });
+  return Response.json({
+    jsonrpc: "2.0",
+    id: body.id,
+    result: { content: [{ type: "text", text }], isError: false },
   });
 }
 

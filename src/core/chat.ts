@@ -109,6 +109,35 @@ export type ResponseFormat =
  * is the absence of this field; `none` is expressed by sending no tools.
  */
 export type ToolChoice = { type: "any" } | { type: "tool"; name: string };
+/** The web search a client asked the gateway to run for the model (spec §7.8). */
+export interface WebSearchSettings {
+  /**
+   * `direct`: answer with the search alone, never calling the model (Claude Code's WebSearch
+   * sub-request, whose only tool is the server tool); `loop`: offer the model a search tool
+   * and run its searches until it answers.
+   */
+  mode: "direct" | "loop";
+  /** Searches allowed in one reply (Anthropic `max_uses`); the loop caps rounds at 5 anyway. */
+  maxUses?: number;
+  /** Only results from these domains (and their subdomains) are kept. */
+  allowedDomains?: string[];
+  /** Results from these domains (and their subdomains) are dropped. */
+  blockedDomains?: string[];
+  /**
+   * True when the client did not really ask (Codex declares a `web_search` tool in every
+   * request): with WEB_SEARCH=off the search is then left out instead of refused.
+   */
+  implicit?: boolean;
+}
+
+/** One web search result. */
+export interface WebSearchHit {
+  title: string;
+  url: string;
+  snippet: string;
+  /** When the page was published, in epoch milliseconds, when known. */
+  publishedAt?: number;
+}
 
 /** A dialect-neutral chat request. */
 export interface ChatRequest {
@@ -131,6 +160,8 @@ export interface ChatRequest {
    * conversation on one account by it.
    */
   promptCacheKey?: string;
+  /** Set when the client asked for web search (see core/web_search.ts). */
+  webSearch?: WebSearchSettings;
 }
 
 /** Why the model stopped. */
@@ -153,11 +184,14 @@ export interface Usage {
   cacheCreationInputTokens?: number;
   /** The share of outputTokens spent on reasoning, when the reply reasoned. */
   reasoningTokens?: number;
+  /** Web searches the gateway ran for this reply, when it ran any. */
+  webSearchRequests?: number;
 }
 
 /**
  * One event of a reply, in order. Text and reasoning arrive as deltas; a tool call arrives
- * whole, once its arguments are complete and valid JSON; `end` comes last unless `error` does.
+ * whole, once its arguments are complete and valid JSON; web searches the gateway runs arrive
+ * as a call and its result; `end` comes last unless `error` does.
  */
 export type ChatEvent =
   | { type: "text"; text: string }
@@ -170,6 +204,16 @@ export type ChatEvent =
   /** Reasoning Kiro withheld, marked like a signature; a block of its own. */
   | { type: "redacted_reasoning"; data: string }
   | { type: "tool_call"; id: string; name: string; arguments: string }
+  /** The gateway starts a web search for the model (`srvtoolu_…` id). */
+  | { type: "web_search_call"; id: string; query: string }
+  /** The search of the call with `id` ended: its results, or why it failed (never invented). */
+  | {
+    type: "web_search_result";
+    id: string;
+    results: WebSearchHit[];
+    /** Set when the search failed: `unavailable` (MCP error) or `max_uses_exceeded`. */
+    error?: { code: "unavailable" | "max_uses_exceeded"; message: string };
+  }
   | { type: "end"; stopReason: StopReason; usage: Usage }
   | { type: "error"; error: GatewayError };
 

@@ -9,11 +9,18 @@ import type { Config } from "../config.ts";
 import { GatewayError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { KiroAccess, TokenSource } from "../auth/token_source.ts";
-import { apiBaseUrl, kiroUserAgents } from "./endpoints.ts";
+import { readBodyCapped } from "../core/http_body.ts";
+import { apiBaseUrl, kiroUserAgents, qBaseUrl } from "./endpoints.ts";
 import { upstreamError } from "./upstream_errors.ts";
 
 /** Longest Retry-After the gateway waits out itself; longer ones go back to the client. */
 const MAX_RETRY_AFTER_MS = 30_000;
+
+/** How long one MCP (web search) attempt may take, response body included (spec §1.6). */
+export const MCP_TIMEOUT_MS = 60_000;
+
+/** The largest MCP answer read, in bytes: a search returns a few kilobytes. */
+const MAX_MCP_RESPONSE_BYTES = 2 * 1024 * 1024;
 
 /** Options of a KiroClient. */
 export interface KiroClientOptions {
@@ -79,33 +86,80 @@ export class KiroClient {
    * FIRST_TOKEN_TIMEOUT (headers included).
    */
   async send(options: SendOptions, signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
-    const { tokens, logger, config } = this.#options;
+    const { config } = this.#options;
+    const first = await this.#withRetries({
+      ...options,
+      maxTimeouts: config.firstTokenMaxRetries,
+      timeoutError: (timeouts) =>
+        new GatewayError(
+          "upstream_timeout",
+          `Kiro did not answer within ${
+            config.firstTokenTimeoutMs / 1000
+          } s after ${timeouts} attempts: try again, or raise FIRST_TOKEN_TIMEOUT`,
+        ),
+      exchange: (access) =>
+        this.#exchange({
+          timeoutMs: config.firstTokenTimeoutMs,
+          post: (attemptSignal) => this.#postChat(access, options.buildBody(access), attemptSignal),
+          read: async (response) => {
+            const reader = new BodyReader(response.body!);
+            return { reader, first: await reader.read() };
+          },
+        }, signal),
+    }, signal);
+    return bodyStream(first.reader, first.first, config.streamingReadTimeoutMs);
+  }
+
+  /**
+   * POSTs one JSON-RPC body to Kiro's MCP endpoint (spec §1.5) and returns the text of its 200
+   * answer. Same retries, token refresh and proxy as send(); one attempt may take MCP_TIMEOUT_MS
+   * (a timeout is not retried). Rejects with a GatewayError when every attempt failed.
+   */
+  async callMcp(body: string, signal: AbortSignal): Promise<string> {
+    return await this.#withRetries({
+      maxTimeouts: 1,
+      timeoutError: () =>
+        new GatewayError(
+          "upstream_timeout",
+          `Kiro web search did not answer within ${MCP_TIMEOUT_MS / 1000} s`,
+        ),
+      exchange: (access) =>
+        this.#exchange({
+          timeoutMs: MCP_TIMEOUT_MS,
+          post: (attemptSignal) => this.#postMcp(access, body, attemptSignal),
+          read: async (response) => {
+            const bytes = await readBodyCapped(response, MAX_MCP_RESPONSE_BYTES);
+            if (bytes === undefined) {
+              throw new GatewayError(
+                "upstream_protocol",
+                `Kiro web search answered with more than ${MAX_MCP_RESPONSE_BYTES} bytes`,
+              );
+            }
+            return new TextDecoder().decode(bytes);
+          },
+        }, signal),
+    }, signal);
+  }
+
+  /** The retry loop of every Kiro call (spec §6.1); `exchange` makes one attempt. */
+  async #withRetries<T>(policy: RetryPolicy<T>, signal: AbortSignal): Promise<T> {
+    const { tokens, logger } = this.#options;
     const maxAttempts = 3;
     let failures = 0;
     let timeouts = 0;
     let lastFailure: GatewayError | undefined;
     let access = await tokens.getAccess();
     while (true) {
-      const result = await this.#exchange(access, options.buildBody(access), signal);
-      if (result.kind === "first_byte") {
-        options.onAttempt?.({ attempt: failures + timeouts, status: 200 });
-        return bodyStream(result.reader, result.first, config.streamingReadTimeoutMs);
+      const result = await policy.exchange(access);
+      if (result.kind === "ok") {
+        policy.onAttempt?.({ attempt: failures + timeouts, status: 200 });
+        return result.value;
       }
       if (result.kind === "timeout") {
         timeouts++;
-        options.onAttempt?.({ attempt: failures + timeouts, error: "first byte timeout" });
-        logger.warn("Kiro sent no first byte in time", {
-          attempt: timeouts,
-          timeoutMs: config.firstTokenTimeoutMs,
-        });
-        if (timeouts >= config.firstTokenMaxRetries) {
-          throw new GatewayError(
-            "upstream_timeout",
-            `Kiro did not answer within ${
-              config.firstTokenTimeoutMs / 1000
-            } s after ${timeouts} attempts: try again, or raise FIRST_TOKEN_TIMEOUT`,
-          );
-        }
+        policy.onAttempt?.({ attempt: failures + timeouts, error: "timeout" });
+        logger.warn("Kiro did not answer in time", { attempt: timeouts });
+        if (timeouts >= policy.maxTimeouts) throw policy.timeoutError(timeouts);
         this.#options.onRetry?.("first_byte_timeout");
         continue;
       }
@@ -113,7 +167,7 @@ export class KiroClient {
       const isLast = failures >= maxAttempts;
       if (result.kind === "network") {
         lastFailure = result.error;
-        options.onAttempt?.({ attempt: failures + timeouts, error: result.error.message });
+        policy.onAttempt?.({ attempt: failures + timeouts, error: result.error.message });
         logger.warn("Kiro call failed", { attempt: failures, error: result.error.message });
         if (isLast) throw lastFailure;
         this.#options.onRetry?.("network");
@@ -121,10 +175,10 @@ export class KiroClient {
         continue;
       }
       const { status, text, retryAfterMs } = result;
-      options.onAttempt?.({ attempt: failures + timeouts, status });
+      policy.onAttempt?.({ attempt: failures + timeouts, status });
       lastFailure = upstreamError(status, text, {
-        likelyCause: status === 400 ? options.likelyCause?.() : undefined,
-        modelId: options.modelId,
+        likelyCause: status === 400 ? policy.likelyCause?.() : undefined,
+        modelId: policy.modelId,
         retryAfterSeconds: retryAfterMs === undefined ? undefined : retryAfterMs / 1000,
       });
       logger.warn("Kiro answered with an error", { attempt: failures, status });
@@ -146,36 +200,35 @@ export class KiroClient {
   }
 
   /**
-   * One HTTP exchange: POST, then the first body byte of a 200, all within FIRST_TOKEN_TIMEOUT.
-   * Error statuses come back with their body text; nothing is retried here.
+   * One HTTP exchange: `post`, then `read` of a 200 answer, all within `timeoutMs`. Error
+   * statuses come back with their body text; nothing is retried here.
    */
-  async #exchange(access: KiroAccess, body: string, signal: AbortSignal): Promise<Exchange> {
+  async #exchange<T>(step: ExchangeStep<T>, signal: AbortSignal): Promise<Exchange<T>> {
     const deadline = new AbortController();
     const timer = setTimeout(
-      () => deadline.abort(new DOMException("first byte timeout", "TimeoutError")),
-      this.#options.config.firstTokenTimeoutMs,
+      () => deadline.abort(new DOMException("Kiro did not answer in time", "TimeoutError")),
+      step.timeoutMs,
     );
     const attemptSignal = AbortSignal.any([signal, deadline.signal]);
     try {
-      const response = await this.#post(access, body, attemptSignal);
+      const response = await step.post(attemptSignal);
       if (!response.ok) {
         const text = await response.text();
         const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
         return { kind: "status", status: response.status, text, retryAfterMs };
       }
-      const reader = new BodyReader(response.body!);
-      const first = await reader.read();
-      return { kind: "first_byte", reader, first };
+      return { kind: "ok", value: await step.read(response) };
     } catch (err) {
       if (signal.aborted) throw abortError(signal);
       if (deadline.signal.aborted) return { kind: "timeout" };
+      if (err instanceof GatewayError && err.kind === "upstream_protocol") throw err;
       return { kind: "network", error: networkError(err) };
     } finally {
       clearTimeout(timer);
     }
   }
 
-  #post(access: KiroAccess, body: string, signal: AbortSignal): Promise<Response> {
+  #postChat(access: KiroAccess, body: string, signal: AbortSignal): Promise<Response> {
     const url = `${
       apiBaseUrl(access.apiRegion, this.#options.config.upstream)
     }/generateAssistantResponse`;
@@ -196,10 +249,43 @@ export class KiroClient {
       signal,
     });
   }
+
+  /** The MCP call's headers (spec §1.5): without the profile ARN and SDK headers Kiro says 400. */
+  #postMcp(access: KiroAccess, body: string, signal: AbortSignal): Promise<Response> {
+    const headers: Record<string, string> = {
+      "authorization": `Bearer ${access.accessToken}`,
+      "content-type": "application/json",
+      "accept": "*/*",
+      "user-agent": this.#agents.userAgent,
+      "x-amz-user-agent": this.#agents.amzUserAgent,
+      "amz-sdk-invocation-id": crypto.randomUUID(),
+      "amz-sdk-request": "attempt=1; max=3",
+    };
+    if (access.profileArn) headers["x-amzn-kiro-profile-arn"] = access.profileArn;
+    const url = `${qBaseUrl(access.apiRegion, this.#options.config.upstream)}/mcp`;
+    return this.#fetch(url, { method: "POST", headers, body, signal });
+  }
 }
 
-type Exchange =
-  | { kind: "first_byte"; reader: BodyReader; first?: Uint8Array }
+/** One attempt's request and how its 200 answer is read. */
+interface ExchangeStep<T> {
+  /** Covers the request and `read`. */
+  timeoutMs: number;
+  post: (signal: AbortSignal) => Promise<Response>;
+  read: (response: Response) => Promise<T>;
+}
+
+/** How #withRetries runs one kind of call. */
+interface RetryPolicy<T> extends Omit<SendOptions, "buildBody"> {
+  /** Makes one attempt with the given credentials. */
+  exchange: (access: KiroAccess) => Promise<Exchange<T>>;
+  /** Attempts that may time out before the call fails with timeoutError. */
+  maxTimeouts: number;
+  timeoutError: (timeouts: number) => GatewayError;
+}
+
+type Exchange<T> =
+  | { kind: "ok"; value: T }
   | { kind: "status"; status: number; text: string; retryAfterMs?: number }
   | { kind: "timeout" }
   | { kind: "network"; error: GatewayError };

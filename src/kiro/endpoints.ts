@@ -5,9 +5,14 @@
 import { createHash } from "node:crypto";
 import type { UpstreamOverrides } from "../config.ts";
 
-/** Base URL of generateAssistantResponse and mcp for an API region. */
+/** Base URL of generateAssistantResponse for an API region. */
 export function apiBaseUrl(region: string, overrides: UpstreamOverrides): string {
   return overrides.api ?? `https://runtime.${region}.kiro.dev`;
+}
+
+/** Base URL of the MCP endpoint (web search) for an API region (spec §1.5). */
+export function qBaseUrl(region: string, overrides: UpstreamOverrides): string {
+  return overrides.q ?? `https://q.${region}.amazonaws.com`;
 }
 
 /** Base URL of ListAvailableModels and ListAvailableProfiles for an API region. */

@@ -4,6 +4,46 @@ import { collectReply } from "../../src/core/collect.ts";
 import { GatewayError } from "../../src/errors.ts";
 import { streamOf, within } from "../helpers.ts";
 
+Deno.test("collectReply keeps text and web searches in the order they came", async () => {
+  const hit = { title: "T", url: "https://example.com/", snippet: "S" };
+  const events: ChatEvent[] = [
+    { type: "text", text: "Let me " },
+    { type: "text", text: "look." },
+    { type: "web_search_call", id: "srvtoolu_1", query: "q1" },
+    { type: "web_search_result", id: "srvtoolu_1", results: [hit] },
+    { type: "web_search_call", id: "srvtoolu_2", query: "q2" },
+    {
+      type: "web_search_result",
+      id: "srvtoolu_2",
+      results: [],
+      error: { code: "unavailable", message: "down" },
+    },
+    { type: "text", text: "Found it." },
+    {
+      type: "end",
+      stopReason: "end_turn",
+      usage: { inputTokens: 1, outputTokens: 2, webSearchRequests: 2 },
+    },
+  ];
+  const reply = await collectReply(streamOf(events));
+  assert.equal(reply.text, "Let me look.Found it.");
+  assert.deepEqual(reply.segments, [
+    { type: "text", text: "Let me look." },
+    { type: "web_search", search: { id: "srvtoolu_1", query: "q1", results: [hit] } },
+    {
+      type: "web_search",
+      search: {
+        id: "srvtoolu_2",
+        query: "q2",
+        results: [],
+        error: { code: "unavailable", message: "down" },
+      },
+    },
+    { type: "text", text: "Found it." },
+  ]);
+  assert.equal(reply.usage.webSearchRequests, 2);
+});
+
 Deno.test("collectReply folds a reply into text, reasoning, tool calls and usage", async () => {
   const events: ChatEvent[] = [
     { type: "reasoning", text: "Think " },
@@ -20,6 +60,7 @@ Deno.test("collectReply folds a reply into text, reasoning, tool calls and usage
   ];
   assert.deepEqual(await collectReply(streamOf(events)), {
     text: "Let me check.",
+    segments: [],
     reasoning: "Think first.",
     reasoningBlocks: [{ type: "text", text: "Think first." }],
     toolCalls: [

@@ -37,7 +37,7 @@ export async function startE2eGateway(overrides: Partial<Config> = {}): Promise<
     proxyApiKeyGenerated: false,
     refreshToken: "refresh-initial",
     profileArn: E2E_ARN,
-    upstream: { api: kiro.url, auth: kiro.url, management: kiro.url, oidc: kiro.url },
+    upstream: { api: kiro.url, auth: kiro.url, management: kiro.url, oidc: kiro.url, q: kiro.url },
     ...overrides,
   });
   const gateway = await createGateway(config, {

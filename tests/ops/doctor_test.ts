@@ -9,7 +9,7 @@ const NOW = Date.parse("2026-05-01T00:00:00Z");
 const ARN = "arn:aws:codewhisperer:us-east-1:123456789012:profile/TEST";
 
 function upstreams(url: string) {
-  return { api: url, management: url, auth: url, oidc: url };
+  return { api: url, management: url, auth: url, oidc: url, q: url };
 }
 
 /** A base URL on which nothing listens. */
@@ -52,7 +52,7 @@ Deno.test("doctor passes with good credentials and a reachable upstream", async 
   assert.match(lines, /token valid until 2026-05-01T01:00:00.000Z \(60 min\); refreshable/);
   assert.match(lines, new RegExp(`Profile ARN ${ARN}`));
   assert.match(lines, /Kiro API host .* reachable \(HTTP 404\)/);
-  assert.equal(kiro.requests.filter((r) => r.method === "HEAD").length, 4);
+  assert.equal(kiro.requests.filter((r) => r.method === "HEAD").length, 5);
   assert.ok(!lines.includes("aoaGOODACCESS0123456789") && !lines.includes("aorGOOD"));
 });
 
@@ -92,7 +92,7 @@ Deno.test("doctor names what to fix for broken credentials and upstreams", async
         failed,
         /FAIL Kiro API host http:\/\/127\.0\.0\.1:\d+ unreachable: .*VPN_PROXY_URL/,
       );
-      assert.equal(findings.filter((f) => /unreachable/.test(f.message)).length, 4);
+      assert.equal(findings.filter((f) => /unreachable/.test(f.message)).length, 5);
     });
   }
   await t.step("a configured file that does not exist", async () => {

@@ -10,15 +10,27 @@
  * - URL images are fetched (http and https only, with a timeout, a size cap, an `image/*`
  *   check and the IMAGE_URL_FETCH host policy) because Kiro takes bytes only; a failure is the
  *   client's 400. `data:` URLs may be base64 or percent-encoded and must hold an image type.
- * - Server tools (a `type` other than `custom`, e.g. `web_search_20250305`) do not exist on
+ * - The web search server tool (`web_search_20250305` and later) becomes the request's
+ *   `webSearch` (core/web_search.ts runs it): `direct` when it is the only tool (Claude
+ *   Code's WebSearch sub-request), else the search loop. Other server tools do not exist on
  *   Kiro: they are dropped with a warning.
  * - `system` messages among the turns (Claude Code 2.1 sends its environment notes so) join
  *   the system prompt after the top-level `system`, in order; they are not turns for Kiro.
+ * - `server_tool_use` and `web_search_tool_result` blocks in history become assistant text
+ *   (the query, then titles, URLs and snippets), so the model still sees what it found.
  * - `stop_sequences`, `metadata`, `temperature`, `top_p` and `top_k` are accepted and ignored:
  *   Kiro has no such controls.
  */
 import type { Config } from "../../config.ts";
-import type { ChatImage, ChatMessage, ChatRequest, ToolDefinition } from "../../core/chat.ts";
+import type {
+  ChatImage,
+  ChatMessage,
+  ChatRequest,
+  ToolDefinition,
+  WebSearchHit,
+  WebSearchSettings,
+} from "../../core/chat.ts";
+import { describeHits } from "../../core/web_search.ts";
 import { emptyMessage } from "../../core/chat.ts";
 import { fetchImage, type ImageFetcher, parseDataUrl } from "../../core/images.ts";
 import { type ThinkingConfig, thinkingFromAnthropic } from "../../core/thinking_budget.ts";
@@ -67,15 +79,18 @@ export async function toChatRequest(
     }
     messages.push(await toChatMessage(message, `messages.${index}`, options));
   }
+  const tools = toToolDefinitions(body.tools ?? [], options.logger);
   const chat: ChatRequest = {
     model: body.model,
     system: systemParts.filter((part) => part !== "").join("\n"),
     messages,
-    tools: toToolDefinitions(body.tools ?? [], options.logger),
+    tools,
     thinking: thinkingFromAnthropic(body.thinking, body.output_config?.effort, options.config),
     stream: body.stream ?? false,
   };
   if (body.max_tokens !== undefined) chat.maxOutputTokens = body.max_tokens;
+  const webSearch = toWebSearch(body.tools ?? [], tools.length);
+  if (webSearch) chat.webSearch = webSearch;
   return chat;
 }
 
@@ -91,9 +106,25 @@ function systemMessageText(message: Message): string {
   return message.content.flatMap((block) => block.type === "text" ? [block.text] : []).join("\n");
 }
 
+function isWebSearchTool(tool: Tool): boolean {
+  return tool.type?.startsWith("web_search") ?? false;
+}
+
+/** The web search the body's server tool asks for, if it has one. */
+function toWebSearch(tools: Tool[], clientTools: number): WebSearchSettings | undefined {
+  const tool = tools.find(isWebSearchTool);
+  if (!tool) return undefined;
+  const settings: WebSearchSettings = { mode: clientTools === 0 ? "direct" : "loop" };
+  if (tool.max_uses) settings.maxUses = tool.max_uses;
+  if (tool.allowed_domains?.length) settings.allowedDomains = tool.allowed_domains;
+  if (tool.blocked_domains?.length) settings.blockedDomains = tool.blocked_domains;
+  return settings;
+}
+
 function toToolDefinitions(tools: Tool[], logger: Logger): ToolDefinition[] {
   const definitions: ToolDefinition[] = [];
   for (const tool of tools) {
+    if (isWebSearchTool(tool)) continue;
     if (tool.type !== undefined && tool.type !== "custom") {
       logger.warn("Ignoring a server tool: Kiro does not run Anthropic server tools", {
         tool: tool.name,
@@ -121,6 +152,8 @@ async function toChatMessage(
     return chat;
   }
   const texts: string[] = [];
+  /** Queries of this message's server_tool_use blocks, by id. */
+  const queries = new Map<string, string>();
   for (const [index, block] of message.content.entries()) {
     const blockPath = `${path}.content.${index}`;
     switch (block.type) {
@@ -169,6 +202,14 @@ async function toChatMessage(
         if (text) texts.push(text);
         break;
       }
+      case "server_tool_use": {
+        const query = typeof block.input?.query === "string" ? block.input.query : "";
+        queries.set(block.id, query);
+        break;
+      }
+      case "web_search_tool_result":
+        texts.push(webSearchText(queries.get(block.tool_use_id) ?? "", block.content));
+        break;
       case "unknown":
         skipBlock(options.logger, `unsupported block type "${block.originalType}"`, blockPath);
         break;
@@ -176,6 +217,25 @@ async function toChatMessage(
   }
   chat.text = texts.join("\n");
   return chat;
+}
+
+/** The text the model sees for a web search in history: its results, or that it failed. */
+function webSearchText(query: string, content: unknown): string {
+  if (!Array.isArray(content)) {
+    const code = (content as { error_code?: unknown } | null)?.error_code;
+    return `The web search for "${query}" failed${typeof code === "string" ? ` (${code})` : ""}.`;
+  }
+  const hits: WebSearchHit[] = [];
+  for (const item of content) {
+    const result = item as Record<string, unknown> | null;
+    if (result?.type !== "web_search_result" || typeof result.url !== "string") continue;
+    hits.push({
+      title: typeof result.title === "string" ? result.title : result.url,
+      url: result.url,
+      snippet: typeof result.encrypted_content === "string" ? result.encrypted_content : "",
+    });
+  }
+  return describeHits(query, hits);
 }
 
 /** Returns a tool_result item's text, pushing its image (if any) to `images`. */

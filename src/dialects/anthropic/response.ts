@@ -1,13 +1,20 @@
 /** A collected reply as an Anthropic Messages response body (spec §7.5, non-streaming). */
 import type { CollectedReply } from "../../core/collect.ts";
-import { type AnthropicUsage, toAnthropicUsage } from "./stream.ts";
+import {
+  type AnthropicSearchContent,
+  type AnthropicUsage,
+  toAnthropicSearchContent,
+  toAnthropicUsage,
+} from "./stream.ts";
 
 /** One content block of a reply message. */
 export type AnthropicReplyBlock =
   | { type: "thinking"; thinking: string; signature: string }
   | { type: "redacted_thinking"; data: string }
   | { type: "text"; text: string }
-  | { type: "tool_use"; id: string; name: string; input: Record<string, unknown> };
+  | { type: "tool_use"; id: string; name: string; input: Record<string, unknown> }
+  | { type: "server_tool_use"; id: string; name: "web_search"; input: { query: string } }
+  | { type: "web_search_tool_result"; tool_use_id: string; content: AnthropicSearchContent };
 
 /** The Anthropic message object of a non-streaming reply. */
 export interface AnthropicMessage {
@@ -35,7 +42,7 @@ export interface AnthropicMessageContext {
 /**
  * Builds the message: thinking and redacted_thinking blocks (if any), text (if any), then
  * tool_use blocks in order. Thinking keeps Kiro's signature; tag-derived thinking gets the
- * placeholder.
+ * placeholder. With web searches, text and the searches come in the order they happened.
  */
 export function buildAnthropicMessage(
   reply: CollectedReply,
@@ -50,7 +57,22 @@ export function buildAnthropicMessage(
       content.push({ type: "thinking", thinking: block.text, signature });
     }
   }
-  if (reply.text !== "") content.push({ type: "text", text: reply.text });
+  if (reply.segments.length === 0) {
+    if (reply.text !== "") content.push({ type: "text", text: reply.text });
+  }
+  for (const segment of reply.segments) {
+    if (segment.type === "text") {
+      if (segment.text !== "") content.push({ type: "text", text: segment.text });
+      continue;
+    }
+    const { id, query, results, error } = segment.search;
+    content.push({ type: "server_tool_use", id, name: "web_search", input: { query } });
+    content.push({
+      type: "web_search_tool_result",
+      tool_use_id: id,
+      content: toAnthropicSearchContent(results, error),
+    });
+  }
   for (const call of reply.toolCalls) {
     content.push({
       type: "tool_use",

@@ -103,6 +103,21 @@ const ToolResultBlock = z.looseObject({
   is_error: z.boolean({ error: "expected a boolean" }).optional(),
 });
 
+/** A search the server ran, as a client sends it back in history. */
+const ServerToolUseBlock = z.looseObject({
+  type: z.literal("server_tool_use"),
+  id: z.string({ error: required("a string") }),
+  name: z.string({ error: required("a string") }),
+  input: z.record(z.string(), z.unknown(), { error: "expected an object" }).optional(),
+});
+
+/** Its results: a list of `web_search_result`s or one `web_search_tool_result_error`. */
+const WebSearchToolResultBlock = z.looseObject({
+  type: z.literal("web_search_tool_result"),
+  tool_use_id: z.string({ error: required("a string") }),
+  content: z.unknown(),
+});
+
 const ThinkingBlock = z.looseObject({ type: z.literal("thinking") });
 const RedactedThinkingBlock = z.looseObject({ type: z.literal("redacted_thinking") });
 
@@ -115,6 +130,8 @@ const ContentBlock = blockSchema({
   redacted_thinking: RedactedThinkingBlock,
   tool_reference: ToolReferenceBlock,
   document: DocumentBlock,
+  server_tool_use: ServerToolUseBlock,
+  web_search_tool_result: WebSearchToolResultBlock,
 });
 
 /** One parsed content block of a message. */
@@ -148,6 +165,10 @@ const Tool = z.looseObject({
   name: z.string({ error: required("a string") }).min(1, "expected a non-empty name"),
   description: z.string({ error: "expected a string" }).optional(),
   input_schema: z.record(z.string(), z.unknown(), { error: "expected an object" }).optional(),
+  // Fields of the web search server tool (`web_search_20250305` and later versions).
+  max_uses: z.number({ error: "expected an integer" }).int("expected an integer").min(1).nullish(),
+  allowed_domains: z.array(z.string(), { error: "expected a list of strings" }).nullish(),
+  blocked_domains: z.array(z.string(), { error: "expected a list of strings" }).nullish(),
 }).refine(
   (tool) => (tool.type !== undefined && tool.type !== "custom") || tool.input_schema !== undefined,
   { message: "field required", path: ["input_schema"] },

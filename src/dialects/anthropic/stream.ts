@@ -3,7 +3,7 @@
  * content blocks with consecutive indexes, then `message_delta` and `message_stop`; an
  * `error` event ends the stream in-band. Pings keep long silences (thinking) alive.
  */
-import type { ChatEvent, Usage } from "../../core/chat.ts";
+import type { ChatEvent, Usage, WebSearchHit } from "../../core/chat.ts";
 import type { SseMessage } from "../../core/sse.ts";
 import { GatewayError } from "../../errors.ts";
 import { anthropicErrorBody } from "./errors.ts";
@@ -36,6 +36,8 @@ export interface AnthropicUsage {
   /** Input tokens read from the cache: 0 unless Kiro reported some. */
   cache_read_input_tokens: number;
   output_tokens: number;
+  /** The gateway's web searches for this reply, when the request allowed searching. */
+  server_tool_use?: { web_search_requests: number };
 }
 
 /**
@@ -45,12 +47,47 @@ export interface AnthropicUsage {
 export function toAnthropicUsage(usage: Usage): AnthropicUsage {
   const cacheRead = usage.cacheReadInputTokens ?? 0;
   const cacheCreation = usage.cacheCreationInputTokens ?? 0;
-  return {
+  const out: AnthropicUsage = {
     input_tokens: Math.max(0, usage.inputTokens - cacheRead - cacheCreation),
     cache_creation_input_tokens: cacheCreation,
     cache_read_input_tokens: cacheRead,
     output_tokens: usage.outputTokens,
   };
+  if (usage.webSearchRequests !== undefined) {
+    out.server_tool_use = { web_search_requests: usage.webSearchRequests };
+  }
+  return out;
+}
+
+/** A `web_search_tool_result` block's content: the results, or Anthropic's error object. */
+export type AnthropicSearchContent =
+  | Array<{
+    type: "web_search_result";
+    title: string;
+    url: string;
+    encrypted_content: string;
+    page_age: string | null;
+  }>
+  | { type: "web_search_tool_result_error"; error_code: string };
+
+/**
+ * The content of a search's result block. Snippets travel in `encrypted_content` (Kiro has no
+ * encrypted form), so a client that sends the block back gives the model its text again.
+ */
+export function toAnthropicSearchContent(
+  results: WebSearchHit[],
+  error?: { code: string },
+): AnthropicSearchContent {
+  if (error) return { type: "web_search_tool_result_error", error_code: error.code };
+  return results.map((hit) => ({
+    type: "web_search_result",
+    title: hit.title,
+    url: hit.url,
+    encrypted_content: hit.snippet,
+    page_age: hit.publishedAt === undefined
+      ? null
+      : new Date(hit.publishedAt).toUTCString().slice(5, 16),
+  }));
 }
 
 /** Renders a reply's ChatEvents as Anthropic SSE messages (the logic of AnthropicSseStream). */
@@ -197,6 +234,29 @@ export function anthropicEvents(ctx: AnthropicStreamContext): Transformer<ChatEv
           delta(controller, index, {
             type: "input_json_delta",
             partial_json: event.arguments.trim() === "" ? "{}" : event.arguments,
+          });
+          controller.enqueue(sse("content_block_stop", { type: "content_block_stop", index }));
+          break;
+        }
+        case "web_search_call": {
+          const index = startBlock(controller, {
+            type: "server_tool_use",
+            id: event.id,
+            name: "web_search",
+            input: {},
+          });
+          delta(controller, index, {
+            type: "input_json_delta",
+            partial_json: JSON.stringify({ query: event.query }),
+          });
+          controller.enqueue(sse("content_block_stop", { type: "content_block_stop", index }));
+          break;
+        }
+        case "web_search_result": {
+          const index = startBlock(controller, {
+            type: "web_search_tool_result",
+            tool_use_id: event.id,
+            content: toAnthropicSearchContent(event.results, event.error),
           });
           controller.enqueue(sse("content_block_stop", { type: "content_block_stop", index }));
           break;

@@ -9,6 +9,8 @@
  *   fails the request with a 400.
  * - Historical tool-call arguments that are not a JSON object are kept as `{"_raw": text}`
  *   rather than failing the request or being dropped, so the model still sees what it sent.
+ * - `web_search_options` turns on the gateway's web search loop (core/web_search.ts): the
+ *   model may search, and the client sees only the answer that used the results.
  * - `tool_choice: "none"` sends no tools (the closest Kiro gets to "do not call tools"); every
  *   other `tool_choice`, `temperature`, `stop` and the like are accepted and ignored, since Kiro
  *   has no such controls.
@@ -84,7 +86,7 @@ export async function toChatRequest(
   if (toolTurn) messages.push(toolTurn);
 
   const maxOutputTokens = body.max_tokens ?? body.max_completion_tokens ?? undefined;
-  return {
+  const chat: ChatRequest = {
     model: body.model,
     system: systemParts.join("\n").trim(),
     messages,
@@ -98,6 +100,8 @@ export async function toChatRequest(
     stream: body.stream ?? false,
     ...(body.prompt_cache_key ? { promptCacheKey: body.prompt_cache_key.slice(0, 200) } : {}),
   };
+  if (body.web_search_options) chat.webSearch = { mode: "loop" };
+  return chat;
 }
 
 async function toUserMessage(

@@ -55,7 +55,7 @@ export function buildChatCompletion(
   reply: CollectedReply,
   context: CompletionContext,
 ): Record<string, unknown> {
-  const message: Record<string, unknown> = { role: "assistant", content: reply.text };
+  const message: Record<string, unknown> = { role: "assistant", content: visibleText(reply) };
   if (reply.reasoning !== "") message.reasoning_content = reply.reasoning;
   if (reply.toolCalls.length > 0) {
     message.tool_calls = reply.toolCalls.map((call) => ({
@@ -77,6 +77,14 @@ export function buildChatCompletion(
     }],
     usage: toOpenAiUsage(reply.usage),
   };
+}
+
+/** The reply's text; the texts of rounds separated by web searches become paragraphs. */
+function visibleText(reply: CollectedReply): string {
+  if (reply.segments.length === 0) return reply.text;
+  return reply.segments.flatMap((segment) =>
+    segment.type === "text" && segment.text !== "" ? [segment.text] : []
+  ).join("\n\n");
 }
 
 /** Builds the `GET /v1/models` list; `created` is Unix seconds. */

@@ -123,6 +123,9 @@ export const chatCompletionsSchema = z.looseObject({
   tools: z.array(tool).nullish(),
   tool_choice: z.unknown().optional(),
   prompt_cache_key: z.string().nullish(),
+  // Present (even `{}`) asks for web search; its fields (search_context_size,
+  // user_location) have no Kiro counterpart.
+  web_search_options: z.looseObject({}).nullish(),
 });
 
 /** A validated chat completions request body. */

@@ -32,6 +32,9 @@ export function openAiChunks(context: OpenAiChunkContext): Transformer<ChatEvent
   const { id, created, model, includeUsage } = context;
   let toolCallCount = 0;
   let finished = false;
+  /** Whether text was sent, and whether a web search ran since: the next text is a new paragraph. */
+  let sentText = false;
+  let searchedSince = false;
 
   // The fields every chunk shares are serialized once; key order matches OpenAI's.
   const head = `{"id":${JSON.stringify(id)},"object":"chat.completion.chunk","created":${
@@ -65,8 +68,18 @@ export function openAiChunks(context: OpenAiChunkContext): Transformer<ChatEvent
     transform(event, controller) {
       if (finished) return;
       switch (event.type) {
-        case "text":
-          if (event.text !== "") controller.enqueue(chunk({ content: event.text }));
+        case "text": {
+          if (event.text === "") break;
+          const text = sentText && searchedSince ? `\n\n${event.text}` : event.text;
+          controller.enqueue(chunk({ content: text }));
+          sentText = true;
+          searchedSince = false;
+          break;
+        }
+        case "web_search_call":
+        case "web_search_result":
+          // Chat completions have no place for searches: only the answer that used them shows.
+          searchedSince = true;
           break;
         case "reasoning":
           if (event.text !== "") controller.enqueue(chunk({ reasoning_content: event.text }));

@@ -168,23 +168,43 @@ Deno.test("toChatRequest converts system prompts, messages and tools", async (t)
     assert.deepEqual(user?.images, [{ mediaType: "image/png", data: PNG_BASE64 }]);
   });
 
-  await t.step("client tools are kept and server tools are dropped with a warning", async () => {
-    const opts = options();
+  await t.step(
+    "client tools are kept, web search is a setting, other server tools are dropped",
+    async () => {
+      const opts = options();
+      const chat = await toChatRequest(
+        body({
+          tools: [
+            { name: "bash", description: "Run", input_schema: { type: "object" } },
+            { type: "custom", name: "noop", input_schema: { type: "object", properties: {} } },
+            {
+              type: "web_search_20250305",
+              name: "web_search",
+              max_uses: 3,
+              allowed_domains: ["deno.com"],
+            },
+            { type: "code_execution_20250522", name: "code_execution" },
+          ],
+        }),
+        opts,
+      );
+      assert.deepEqual(chat.tools, [
+        { name: "bash", description: "Run", inputSchema: { type: "object" } },
+        { name: "noop", description: "", inputSchema: { type: "object", properties: {} } },
+      ]);
+      assert.deepEqual(chat.webSearch, { mode: "loop", maxUses: 3, allowedDomains: ["deno.com"] });
+      assert.ok(opts.logs.some((line) => line.includes("code_execution_20250522")));
+      assert.ok(!opts.logs.some((line) => line.includes("web_search_20250305")));
+    },
+  );
+
+  await t.step("a web search tool alone asks for a direct search", async () => {
     const chat = await toChatRequest(
-      body({
-        tools: [
-          { name: "bash", description: "Run", input_schema: { type: "object" } },
-          { type: "custom", name: "noop", input_schema: { type: "object", properties: {} } },
-          { type: "web_search_20250305", name: "web_search", max_uses: 3 },
-        ],
-      }),
-      opts,
+      body({ tools: [{ type: "web_search_20250305", name: "web_search", max_uses: 8 }] }),
+      options(),
     );
-    assert.deepEqual(chat.tools, [
-      { name: "bash", description: "Run", inputSchema: { type: "object" } },
-      { name: "noop", description: "", inputSchema: { type: "object", properties: {} } },
-    ]);
-    assert.ok(opts.logs.some((line) => line.includes("web_search_20250305")));
+    assert.deepEqual(chat.tools, []);
+    assert.deepEqual(chat.webSearch, { mode: "direct", maxUses: 8 });
   });
 
   await t.step("plain-text documents become text and other documents are dropped", async () => {
