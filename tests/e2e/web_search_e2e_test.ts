@@ -10,6 +10,7 @@ import {
 } from "../fake_kiro.ts";
 import { contextUsageFrame, meteringFrame, textFrame, toolFrames } from "../frames.ts";
 import { within } from "../helpers.ts";
+import { parseMetrics, valueOf } from "../ops/prometheus_parse.ts";
 import { E2E_ARN, E2E_KEY, startE2eGateway } from "./gateway.ts";
 
 function anthropic(url: string): Anthropic {
@@ -146,6 +147,10 @@ Deno.test("Claude Code's WebSearch request is answered from Kiro MCP without cal
     assert.equal(search.headers["x-amzn-kiro-profile-arn"], E2E_ARN);
     assert.equal(search.headers["authorization"], "Bearer access-1");
   }
+  const metrics = await fetch(`${gw.url}/metrics`, { headers: { "x-api-key": E2E_KEY } });
+  const parsed = await parseMetrics(await metrics.text());
+  const counted = valueOf(parsed, "kiro_gateway_web_searches_total");
+  assert.equal(counted, 2);
 });
 
 Deno.test("Claude Code's WebSearch stream has the blocks in order with consecutive indexes", async () => {
