@@ -14,7 +14,7 @@ import { machineFingerprint } from "./kiro/endpoints.ts";
 import { KiroWebSearch } from "./kiro/mcp.ts";
 import { ModelCatalog } from "./kiro/models.ts";
 import type { Logger } from "./log.ts";
-import { DEFAULT_ACCOUNT, singleAccount } from "./ops/accounts.ts";
+import { DEFAULT_ACCOUNT, singleAccountView } from "./ops/accounts.ts";
 import { RequestJournal } from "./ops/journal.ts";
 import { GatewayMetrics } from "./ops/metrics.ts";
 import { catalogModelLabeler } from "./ops/model_label.ts";
@@ -67,9 +67,7 @@ export async function createGateway(
     }
     : fetch;
   const state = options.state ?? await openStateStore(config, { now, logger });
-  // Read only when the metrics render, after `tokens` exists.
-  const accounts = () => [singleAccount(tokens.status(), now())];
-  const metrics = new GatewayMetrics({ accounts });
+  const metrics = new GatewayMetrics();
   const tokens = await createTokenSource(config, {
     logger,
     fetch: upstreamFetch,
@@ -120,7 +118,7 @@ export async function createGateway(
     credentials: { status: () => ({ ...tokens.status() }) },
     metrics,
     journal: new RequestJournal({ size: config.journalSize }),
-    accounts,
+    accounts: singleAccountView(tokens, now),
     modelLabel: catalogModelLabeler(models),
     ...options.deps,
   });

@@ -38,7 +38,7 @@ export interface ServerDeps extends HandlerDeps {
   metrics?: GatewayMetrics;
   /** The recent requests behind GET /status.json; made by createHandler when absent. */
   journal?: RequestJournal;
-  /** The accounts the operator views show; none when absent. */
+  /** The Kiro accounts (the pool's read-only view); the operator views show them. */
   accounts?: AccountsView;
   /** The bounded `model` label of a client's model name; the built-in list when absent. */
   modelLabel?: ModelLabeler;
@@ -85,8 +85,7 @@ function buildRoutes(deps: ServerDeps, views: OpsViews): Map<string, Route> {
     }));
   const models: Handler = (req, d) =>
     isAnthropicRequest(req) ? handleAnthropicModels(req, d) : handleOpenAiModels(req, d);
-  const ops = (answer: (views: OpsViews) => Response): Handler => () =>
-    Promise.resolve(answer(views));
+  const ops = (answer: (views: OpsViews) => Promise<Response>): Handler => () => answer(views);
   return new Map<string, Route>([
     ["/", { dialect: "openai", auth: false, methods: { GET: root } }],
     ["/health", { dialect: "openai", auth: false, methods: { GET: health } }],
@@ -165,8 +164,8 @@ export function errorResponse(dialect: Dialect, err: GatewayError): Response {
 
 /** Builds the gateway's request handler from its dependencies. */
 export function createHandler(deps: ServerDeps): (req: Request) => Promise<Response> {
-  const accounts = deps.accounts ?? (() => []);
-  const metrics = deps.metrics ?? new GatewayMetrics({ accounts });
+  const accounts = deps.accounts ?? { snapshot: () => Promise.resolve([]) };
+  const metrics = deps.metrics ?? new GatewayMetrics();
   const journal = deps.journal ?? new RequestJournal({ size: deps.config.journalSize });
   const modelLabel = deps.modelLabel ?? fallbackModelLabel;
   const views: OpsViews = {
@@ -224,7 +223,10 @@ export function createHandler(deps: ServerDeps): (req: Request) => Promise<Respo
       const finishedAt = deps.now();
       if (!watched) facts.firstByteAt ??= finishedAt; // an unwatched body is sent at once
       if (streaming) metrics.streamsChanged(-1);
-      const soleAccount = accounts();
+      // A chat no account claimed (it failed before one answered) is the only account's.
+      const sole = facts.model !== undefined && facts.account === undefined
+        ? await accounts.snapshot()
+        : [];
       const record = toRequestRecord(facts, {
         requestId,
         method: req.method,
@@ -235,7 +237,7 @@ export function createHandler(deps: ServerDeps): (req: Request) => Promise<Respo
         finishedAt,
         errorClass,
         modelLabel,
-        soleAccount: soleAccount.length === 1 ? soleAccount[0]?.name : undefined,
+        soleAccount: sole.length === 1 ? sole[0]?.name : undefined,
       });
       metrics.recordRequest(record);
       if (!route?.ops) journal.add(record, finishedAt);

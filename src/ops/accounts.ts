@@ -1,50 +1,70 @@
 /**
  * What the operator views (metrics, /status.json, /status) show about each Kiro account: a
- * read-only snapshot without secrets. With one credential source it is one account named
- * `default`, derived from the token source's status.
+ * read-only snapshot without secrets, in the shape of the account pool's snapshot (the pool
+ * satisfies AccountsView as it is). With one credential source and no pool, it is one account
+ * named `default`, derived from the token source's status.
  */
 import type { CredentialStatus } from "../auth/token_source.ts";
 
-/** One account as the operator views show it; holds no token. */
+/** One account as the operator views show it; holds no token and no path. */
 export interface AccountSnapshot {
   /** A name chosen by the operator (`default` for the single credential source). */
   name: string;
-  /** Whether requests can be sent with this account now. */
-  up: boolean;
-  /** A short state word: `ok`, `expired`, `refresh_failed`, `cooling_down`, `disabled`. */
-  state: string;
-  /** When the access token expires, as an ISO 8601 string. */
+  /** `ok` when it can serve requests; else why not (`cooling`, `dead`, `suspended`, ...). */
+  status: string;
+  /** When the access token expires (ISO 8601), when known. */
   tokenExpiresAt?: string;
-  /** Credits left this month, when known. */
-  creditsLeft?: number;
-  /** The last error seen for this account, without secrets. */
-  lastError?: string;
+  /** Credit left this period, when known. */
+  creditLeft?: number;
+  /** Why it last failed, while it is not ok. */
+  reason?: string;
+  /** When its cool-down ends (ISO 8601), while cooling. */
+  cooldownUntil?: string;
+  /** Requests it is serving now. */
+  inFlight?: number;
+  /** Requests it has served. */
+  requests?: number;
 }
 
-/** Returns the accounts to show, read when a view renders. */
-export type AccountsView = () => AccountSnapshot[];
+/** Where the operator views read the accounts from, each time they render. */
+export interface AccountsView {
+  snapshot(): Promise<AccountSnapshot[]>;
+}
 
 /** The name of the single credential source's account. */
 export const DEFAULT_ACCOUNT = "default";
 
+/** Whether the account can serve requests now. */
+export function isAccountUp(account: AccountSnapshot): boolean {
+  return account.status === "ok";
+}
+
+/** The health word of a set of accounts: all enabled ones up, none, or some. */
+export function accountsHealth(accounts: AccountSnapshot[]): "healthy" | "degraded" | "down" {
+  const enabled = accounts.filter((account) => account.status !== "disabled");
+  const up = enabled.filter(isAccountUp).length;
+  if (up === enabled.length) return "healthy";
+  return up === 0 ? "down" : "degraded";
+}
+
+/** The single credential source as a view of one account. */
+export function singleAccountView(
+  tokens: { status(): CredentialStatus },
+  now: () => number,
+): AccountsView {
+  return { snapshot: () => Promise.resolve([singleAccount(tokens.status(), now())]) };
+}
+
 /**
- * The single credential source as one account. It is up while its token is valid or can be
- * refreshed: a failed refresh with an expired token means no request can succeed.
+ * The single credential source as one account. It is `ok` while its token is valid or can be
+ * refreshed, and `dead` once a refresh failed and no valid token is left.
  */
 export function singleAccount(status: CredentialStatus, nowMs: number): AccountSnapshot {
   const expiresAtMs = status.expiresAt === undefined ? undefined : Date.parse(status.expiresAt);
-  const expired = expiresAtMs !== undefined && expiresAtMs <= nowMs;
-  const state = status.lastError !== undefined
-    ? (expired || expiresAtMs === undefined ? "refresh_failed" : "ok")
-    : expired
-    ? "expired"
-    : "ok";
-  const snapshot: AccountSnapshot = {
-    name: DEFAULT_ACCOUNT,
-    up: state !== "refresh_failed",
-    state,
-  };
+  const valid = expiresAtMs !== undefined && expiresAtMs > nowMs;
+  const dead = status.lastError !== undefined && !valid;
+  const snapshot: AccountSnapshot = { name: DEFAULT_ACCOUNT, status: dead ? "dead" : "ok" };
   if (status.expiresAt !== undefined) snapshot.tokenExpiresAt = status.expiresAt;
-  if (status.lastError !== undefined) snapshot.lastError = status.lastError;
+  if (dead) snapshot.reason = status.lastError;
   return snapshot;
 }

@@ -5,7 +5,7 @@
  * from the catalogue (else `other`), accounts from the operator's configuration.
  */
 import type { RetryReason } from "../kiro/client.ts";
-import type { AccountsView } from "./accounts.ts";
+import { type AccountsView, isAccountUp } from "./accounts.ts";
 import type { RequestRecord } from "./journal.ts";
 import { type Counter, type Gauge, type Histogram, MetricRegistry } from "./prometheus.ts";
 
@@ -32,9 +32,7 @@ export class GatewayMetrics {
   #truncations: Counter;
   #webSearches: Counter;
 
-  /** `accounts` is read each time the metrics render, for kiro_gateway_account_up. */
-  constructor(options: { accounts?: AccountsView } = {}) {
-    const accounts = options.accounts ?? (() => []);
+  constructor() {
     const r = this.#registry;
     this.#requests = r.counter(
       "kiro_gateway_requests_total",
@@ -79,9 +77,6 @@ export class GatewayMetrics {
       "kiro_gateway_account_up",
       "Whether an account can serve requests now (1) or not (0).",
       ["account"],
-    );
-    this.#accountUp.collectWith(() =>
-      accounts().map((account) => [{ account: account.name }, account.up ? 1 : 0])
     );
     this.#truncations = r.counter(
       "kiro_gateway_truncations_total",
@@ -137,8 +132,12 @@ export class GatewayMetrics {
     return this.#activeStreams.value();
   }
 
-  /** Renders every series in the Prometheus text format. */
-  render(): string {
+  /** Renders every series in the Prometheus text format, reading `accounts` first. */
+  async render(accounts: AccountsView): Promise<string> {
+    const snapshot = await accounts.snapshot();
+    this.#accountUp.collectWith(() =>
+      snapshot.map((account) => [{ account: account.name }, isAccountUp(account) ? 1 : 0])
+    );
     return this.#registry.render();
   }
 }

@@ -4,7 +4,7 @@
  * itself holds no data and asks for /status.json with the key.
  */
 import { VERSION } from "../config.ts";
-import type { AccountsView } from "./accounts.ts";
+import { accountsHealth, type AccountsView } from "./accounts.ts";
 import type { RequestJournal } from "./journal.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
@@ -24,21 +24,20 @@ export interface OpsViews {
 }
 
 /** Answers GET /metrics. */
-export function metricsResponse(views: OpsViews): Response {
-  return new Response(views.metrics.render(), {
+export async function metricsResponse(views: OpsViews): Promise<Response> {
+  return new Response(await views.metrics.render(views.accounts), {
     headers: { "content-type": PROMETHEUS_CONTENT_TYPE, "cache-control": "no-store" },
   });
 }
 
 /** Answers GET /status.json: health, accounts, per-minute counts, totals, recent requests. */
-export function statusJsonResponse(views: OpsViews): Response {
+export async function statusJsonResponse(views: OpsViews): Promise<Response> {
+  const accounts = await views.accounts.snapshot();
   const now = views.now();
-  const accounts = views.accounts();
   const byModel = views.journal.totals();
-  const healthy = accounts.length === 0 || accounts.some((account) => account.up);
   const body = {
     health: {
-      status: healthy ? "healthy" : "degraded",
+      status: accountsHealth(accounts),
       version: VERSION,
       startedAt: new Date(views.startedAt).toISOString(),
       now: new Date(now).toISOString(),
@@ -55,6 +54,6 @@ export function statusJsonResponse(views: OpsViews): Response {
 }
 
 /** Answers GET /status with a fresh CSP nonce. */
-export function statusPage(views: OpsViews): Response {
-  return statusPageResponse(views.randomHex(16));
+export function statusPage(views: OpsViews): Promise<Response> {
+  return Promise.resolve(statusPageResponse(views.randomHex(16)));
 }

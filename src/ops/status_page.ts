@@ -72,7 +72,8 @@ function buildStatusPage(nonce: string): string {
   <section>
     <h2>Accounts</h2>
     <table id="accounts"><thead><tr><th>Account</th><th>State</th><th>Token expires</th>
-    <th class="num">Credits left</th><th>Last error</th></tr></thead><tbody></tbody></table>
+    <th class="num">Credit left</th><th class="num">In flight</th><th class="num">Requests</th>
+    <th>Why not ok</th></tr></thead><tbody></tbody></table>
   </section>
   <section>
     <h2>Models since start</h2>
@@ -226,10 +227,14 @@ function render(data) {
     const row = accounts.insertRow();
     row.dataset.account = a.name;
     cell(row, a.name);
-    cell(row, (a.up ? "up" : "down") + " (" + a.state + ")", "state " + (a.up ? "up" : "down"));
+    const up = a.status === "ok";
+    const until = a.cooldownUntil ? " until " + new Date(a.cooldownUntil).toLocaleTimeString() : "";
+    cell(row, (up ? "up" : "down") + " (" + a.status + until + ")", "state " + (up ? "up" : "down"));
     cell(row, a.tokenExpiresAt ? relative(a.tokenExpiresAt, now) : "unknown");
-    cell(row, a.creditsLeft === undefined ? "unknown" : numbers.format(a.creditsLeft), "num");
-    cell(row, a.lastError, "wrap err");
+    cell(row, a.creditLeft === undefined ? "unknown" : numbers.format(a.creditLeft), "num");
+    cell(row, a.inFlight === undefined ? "" : numbers.format(a.inFlight), "num");
+    cell(row, a.requests === undefined ? "" : numbers.format(a.requests), "num");
+    cell(row, a.reason, "wrap err");
   }
 
   const models = $("models").tBodies[0];

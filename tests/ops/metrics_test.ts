@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { contextUsageFrame, meteringFrame, textFrame } from "../frames.ts";
 import { E2E_KEY, startE2eGateway } from "../e2e/gateway.ts";
+import type { ChatBackend } from "../../src/core/backend.ts";
+import { createFakeBackend } from "../fake_backend.ts";
+import { startTestGateway } from "../test_gateway.ts";
 import { histogramOf, labelValues, parseMetrics, valueOf } from "./prometheus_parse.ts";
 
 const AUTH = { authorization: `Bearer ${E2E_KEY}` };
@@ -193,4 +196,46 @@ Deno.test("GET /metrics and /status.json refuse a missing or wrong key", async (
       });
     }
   }
+});
+
+Deno.test("the pool's account view feeds account_up and /status.json", async () => {
+  const accounts = [
+    { name: "work", status: "ok", creditLeft: 812.5, inFlight: 0, requests: 3 },
+    { name: "spare", status: "cooling", cooldownUntil: "2030-01-01T00:00:00.000Z", reason: "x" },
+  ];
+  await using gateway = startTestGateway({
+    backend: createFakeBackend(),
+    deps: { accounts: { snapshot: () => Promise.resolve(accounts) } },
+  });
+  const metrics = await parseMetrics(await (await gateway.get("/metrics")).text());
+  assert.equal(valueOf(metrics, "kiro_gateway_account_up", { account: "work" }), 1);
+  assert.equal(valueOf(metrics, "kiro_gateway_account_up", { account: "spare" }), 0);
+  const status = await (await gateway.get("/status.json")).json();
+  assert.deepEqual(status.accounts, accounts);
+  assert.equal(status.health.status, "degraded");
+});
+
+Deno.test("web searches a backend reports are counted in the metrics and the journal", async () => {
+  const fake = createFakeBackend();
+  const backend: ChatBackend = {
+    ...fake,
+    send(chat, signal, context) {
+      context?.onWebSearch?.();
+      context?.onWebSearch?.();
+      context?.onAccount?.("work");
+      return fake.send(chat, signal, context);
+    },
+  };
+  await using gateway = startTestGateway({ backend });
+  const res = await gateway.post("/v1/chat/completions", {
+    model: "claude-sonnet-4.5",
+    messages: [{ role: "user", content: "Search" }],
+  });
+  await res.body?.cancel();
+  const metrics = await parseMetrics(await (await gateway.get("/metrics")).text());
+  assert.equal(valueOf(metrics, "kiro_gateway_web_searches_total"), 2);
+  const status = await (await gateway.get("/status.json")).json();
+  assert.equal(status.recent[0].webSearches, 2);
+  assert.equal(status.recent[0].account, "work");
+  assert.equal(status.recent[0].model, "claude-sonnet-4.5");
 });
