@@ -65,6 +65,9 @@ Deno.test("recorded agent requests still become valid Kiro payloads", async (t) 
       }
       if (file.includes("-thinking")) assert.ok(chat.thinking.enabled, "thinking is on");
       if (file.includes("-title")) assert.ok(chat.responseFormat, "the title asks for JSON");
+      if (file.includes("-websearch")) {
+        assert.equal(chat.webSearch?.mode, "direct", "the search is answered without the model");
+      }
     });
   }
 });

@@ -149,6 +149,7 @@ export async function startAgentRig(): Promise<AgentRig> {
         KIRO_MANAGEMENT_URL: kiro.url,
         KIRO_AUTH_URL: kiro.url,
         KIRO_OIDC_URL: kiro.url,
+        KIRO_Q_URL: kiro.url,
         LOG_LEVEL: "debug",
       },
     });

@@ -21,24 +21,27 @@ function openai(url: string): OpenAI {
   return new OpenAI({ baseURL: `${url}/v1`, apiKey: E2E_KEY, maxRetries: 0 });
 }
 
+/** Claude Code's WebSearch sub-request as recorded from the real CLI (tests/agents/). */
+const RECORDED_WEBSEARCH = JSON.parse(
+  Deno.readTextFileSync(new URL("../fixtures/agents/claude-code-websearch.json", import.meta.url)),
+).body as Anthropic.MessageCreateParamsStreaming;
+
 /**
- * Claude Code's WebSearch sub-request (2.x): one server tool, the query after a fixed prefix.
- * Claude Code streams it with max_tokens 32000; the SDK refuses that much without a stream.
+ * The recorded sub-request with another query. Claude Code streams it with a max_tokens the
+ * SDK refuses without a stream, so the non-streaming form asks for less.
  */
-function claudeCodeWebSearch(query: string, maxTokens = 4096) {
+function claudeCodeWebSearch(
+  query: string,
+  maxTokens = 4096,
+): Anthropic.MessageCreateParamsNonStreaming {
+  const { stream: _stream, ...body } = structuredClone(RECORDED_WEBSEARCH);
   return {
-    model: "claude-sonnet-4-5-20250929",
+    ...body,
     max_tokens: maxTokens,
-    system: [
-      { type: "text" as const, text: "You are Claude Code, Anthropic's official CLI for Claude." },
-      { type: "text" as const, text: "You are an assistant for performing a web search tool use" },
-    ],
     messages: [{
-      role: "user" as const,
-      content: [{ type: "text" as const, text: `Perform a web search for the query: ${query}` }],
+      role: "user",
+      content: [{ type: "text", text: `Perform a web search for the query: ${query}` }],
     }],
-    tools: [{ type: "web_search_20250305" as const, name: "web_search" as const, max_uses: 8 }],
-    metadata: { user_id: "user_0000_account__session_0000" },
   };
 }
 
