@@ -97,6 +97,10 @@ export interface Config {
   journalSize: number;
   /** WEB_SEARCH: when the gateway searches the web through Kiro's MCP endpoint. */
   webSearch: WebSearchMode;
+  /** How many stored Responses are kept (RESPONSES_STORE_MAX_ENTRIES); the oldest go first. */
+  responsesStoreMaxEntries: number;
+  /** How long a stored Response is kept, in milliseconds (RESPONSES_STORE_MAX_AGE seconds). */
+  responsesStoreMaxAgeMs: number;
   /** Serve a built-in scripted upstream instead of Kiro (`--demo`). */
   demo: boolean;
   /** The `.env` path that was read, or would have been. */
@@ -395,6 +399,8 @@ const SCHEMA = z.object({
     true: "on",
     false: "off",
   }).default("on"),
+  RESPONSES_STORE_MAX_ENTRIES: integer(0, 1_000_000).default(500),
+  RESPONSES_STORE_MAX_AGE: secondsAsMs(1, 31_536_000).default(86_400_000),
 });
 
 /** Where loadConfig reads from; injectable for tests. */
@@ -493,6 +499,8 @@ export function loadConfig(cli: CliCommand, sources: ConfigSources): Readonly<Co
     accountCooldownMs: v.ACCOUNT_COOLDOWN_SECONDS,
     journalSize: v.JOURNAL_SIZE,
     webSearch: v.WEB_SEARCH,
+    responsesStoreMaxEntries: v.RESPONSES_STORE_MAX_ENTRIES,
+    responsesStoreMaxAgeMs: v.RESPONSES_STORE_MAX_AGE,
     demo: cli.demo,
     envFile,
   };

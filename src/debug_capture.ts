@@ -12,6 +12,7 @@ import { formatRecord, type Logger, redact, redactSecrets } from "./log.ts";
 export const CAPTURED_PATHS: ReadonlySet<string> = new Set([
   "/v1/chat/completions",
   "/v1/messages",
+  "/v1/responses",
 ]);
 
 /** Default cap of each buffered file, in bytes. */

@@ -14,6 +14,12 @@ import {
   handleMessages,
 } from "./dialects/anthropic/handler.ts";
 import { handleChatCompletions, handleOpenAiModels } from "./dialects/openai/handler.ts";
+import { responsesErrorResponse } from "./dialects/responses/errors.ts";
+import {
+  handleGetResponse,
+  handleResponses,
+  RESPONSE_PATH_PREFIX,
+} from "./dialects/responses/handler.ts";
 import { CAPTURED_PATHS, type DebugRecorder } from "./debug_capture.ts";
 import { factFields, observeBackend, type RequestFacts, toRequestRecord } from "./request_facts.ts";
 import type { AccountsView } from "./ops/accounts.ts";
@@ -44,7 +50,7 @@ export interface ServerDeps extends HandlerDeps {
   modelLabel?: ModelLabeler;
 }
 
-type Dialect = "openai" | "anthropic";
+type Dialect = "openai" | "anthropic" | "responses";
 type Handler = (req: Request, deps: HandlerDeps) => Promise<Response>;
 
 interface Route {
@@ -94,6 +100,7 @@ function buildRoutes(deps: ServerDeps, views: OpsViews): Map<string, Route> {
       "/v1/chat/completions",
       { dialect: "openai", auth: true, methods: { POST: handleChatCompletions } },
     ],
+    ["/v1/responses", { dialect: "responses", auth: true, methods: { POST: handleResponses } }],
     ["/v1/messages", { dialect: "anthropic", auth: true, methods: { POST: handleMessages } }],
     [
       "/v1/messages/count_tokens",
@@ -131,6 +138,20 @@ function sessionKeyOf(req: Request): string | undefined {
   return undefined;
 }
 
+/** The route of one stored response, `GET /v1/responses/{id}`. */
+const STORED_RESPONSE_ROUTE: Route = {
+  dialect: "responses",
+  auth: true,
+  methods: { GET: handleGetResponse },
+};
+
+/** The route serving `path`: an exact route, or the stored-response route by its prefix. */
+function routeFor(routes: Map<string, Route>, path: string): Route | undefined {
+  const route = routes.get(path);
+  if (route || !path.startsWith(RESPONSE_PATH_PREFIX)) return route;
+  return STORED_RESPONSE_ROUTE;
+}
+
 /** Compares two strings in time independent of where they differ. */
 export function constantTimeEquals(a: string, b: string): boolean {
   const encoder = new TextEncoder();
@@ -159,6 +180,7 @@ function dialectFor(path: string, req: Request): Dialect {
 
 /** Renders `err` in `dialect`'s error shape. */
 export function errorResponse(dialect: Dialect, err: GatewayError): Response {
+  if (dialect === "responses") return responsesErrorResponse(err);
   return dialect === "anthropic" ? anthropicErrorResponse(err) : openAiErrorResponse(err);
 }
 
@@ -183,7 +205,7 @@ export function createHandler(deps: ServerDeps): (req: Request) => Promise<Respo
     const url = new URL(req.url);
     const path = url.pathname.replace(/\/+$/, "") || "/";
     const logger = deps.logger.child({ requestId });
-    const route = routes.get(path);
+    const route = routeFor(routes, path);
     const dialect = route?.dialect ?? dialectFor(path, req);
     const facts: RequestFacts = {};
     const capture = deps.debug?.begin(requestId, path);

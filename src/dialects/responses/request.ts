@@ -1,0 +1,405 @@
+/**
+ * Converts a validated Responses body into a ChatRequest (spec §7.7) and remembers, per
+ * upstream tool name, how a call to it is rendered back (function, custom, local shell,
+ * namespace).
+ *
+ * Choices beyond the spec:
+ * - `instructions`, then `system` and `developer` messages in order, form the system prompt,
+ *   joined by blank lines (developer messages are instructions, as in the chat dialect).
+ * - A `custom` (freeform) tool goes upstream as a function with one string field `input`, its
+ *   grammar appended to the description; a call comes back as `custom_tool_call` with that
+ *   string as its raw `input`.
+ * - A `namespace` tool's inner tools go upstream as `<namespace>__<name>` (or the namespace
+ *   followed by the name when the namespace already ends in `_`); calls come back with the
+ *   bare name and `namespace`.
+ * - `reasoning` items are never sent as text; the gateway has nothing to carry back for them
+ *   yet (a signature it produced, once native reasoning exists).
+ * - `tool_choice: "none"` sends no tools; `required` and a named tool are carried on the
+ *   ChatRequest as `toolChoice`; `text.format` as `responseFormat`; `prompt_cache_key` as
+ *   `promptCacheKey`.
+ * - Item types the gateway does not know (`web_search_call`, `compaction`, `item_reference`…)
+ *   are dropped, never rejected.
+ */
+import type { Config } from "../../config.ts";
+import {
+  type ChatImage,
+  type ChatMessage,
+  type ChatRequest,
+  emptyMessage,
+  type ResponseFormat,
+  type ToolCall,
+  type ToolChoice,
+  type ToolDefinition,
+} from "../../core/chat.ts";
+import { fetchImage, type ImageFetcher, parseDataUrl } from "../../core/images.ts";
+import { thinkingFromEffort } from "../../core/thinking_budget.ts";
+import { toToolArguments } from "../../core/tool_args.ts";
+import { GatewayError } from "../../errors.ts";
+import {
+  type CustomTool,
+  type CustomToolCallItem,
+  type CustomToolCallOutputItem,
+  type FunctionCallItem,
+  type FunctionCallOutputItem,
+  type FunctionTool,
+  type InputItem,
+  itemType,
+  type LocalShellCallItem,
+  type LocalShellCallOutputItem,
+  type MessageItem,
+  type NamespaceTool,
+  type ResponsesBody,
+  type ResponsesContent,
+  type ResponsesTool,
+  type ResponsesToolOutput,
+  TEXT_PARTS,
+} from "./schema.ts";
+
+/** The name of the upstream function that stands for the `local_shell` tool. */
+export const LOCAL_SHELL_TOOL = "local_shell";
+
+/** The one string field of the function a freeform `custom` tool is sent as. */
+export const CUSTOM_INPUT_FIELD = "input";
+
+/** How a call to one upstream tool name is rendered in the output. */
+export type CallKind =
+  | { kind: "function"; name: string; namespace?: string }
+  | { kind: "custom"; name: string; namespace?: string }
+  | { kind: "local_shell" };
+
+/** The request as Kiro gets it and what the reply renderer needs to know about its tools. */
+export interface ResponsesChat {
+  chat: ChatRequest;
+  /** Upstream tool name → how its calls are rendered; unknown names are plain functions. */
+  calls: ReadonlyMap<string, CallKind>;
+  /** The input items in order (previous response's items first), for the store. */
+  items: InputItem[];
+}
+
+/** Options of toChatRequest. */
+export interface ToChatRequestOptions {
+  config: Readonly<Config>;
+  /** Items of the stored conversation `previous_response_id` names, oldest first. */
+  history?: InputItem[];
+  /** The client's request signal: leaving cancels image fetches. */
+  signal?: AbortSignal;
+  /** Makes the HTTP requests of image fetches instead of `fetch` (tests). */
+  fetchImage?: ImageFetcher;
+}
+
+/** The qualified upstream name of tool `name` inside `namespace`. */
+export function qualifiedName(namespace: string | null | undefined, name: string): string {
+  if (!namespace) return name;
+  return namespace.endsWith("_") ? `${namespace}${name}` : `${namespace}__${name}`;
+}
+
+/**
+ * Builds the neutral request. Throws an `invalid_request` GatewayError naming the field when
+ * an image cannot be used or when there is nothing to send.
+ */
+export async function toChatRequest(
+  body: ResponsesBody,
+  options: ToChatRequestOptions,
+): Promise<ResponsesChat> {
+  const own: InputItem[] = typeof body.input === "string"
+    ? [{ type: "message", role: "user", content: body.input }]
+    : body.input ?? [];
+  const history = options.history ?? [];
+  const items = [...history, ...own];
+  const images = new ImageReader(options);
+  const system: string[] = body.instructions ? [body.instructions] : [];
+  const messages: ChatMessage[] = [];
+  const turn = (role: ChatMessage["role"]): ChatMessage => {
+    const last = messages.at(-1);
+    if (last?.role === role) return last;
+    const message = emptyMessage(role);
+    messages.push(message);
+    return message;
+  };
+  for (const [index, item] of items.entries()) {
+    // Paths name the client's own items; stored history comes before them.
+    const path = `input.${index - history.length}`;
+    switch (itemType(item)) {
+      case "message": {
+        const message = item as MessageItem;
+        const text = textOf(message.content);
+        if (message.role === "system" || message.role === "developer") {
+          if (text !== "") system.push(text);
+          break;
+        }
+        if (message.role === "assistant") {
+          appendText(turn("assistant"), text);
+          break;
+        }
+        const user = turn("user");
+        appendText(user, text);
+        user.images.push(...await images.read(message.content, `${path}.content`));
+        break;
+      }
+      case "function_call": {
+        const call = item as FunctionCallItem;
+        turn("assistant").toolCalls.push({
+          id: call.call_id,
+          name: qualifiedName(call.namespace, call.name),
+          input: toToolInput(call.arguments),
+        });
+        break;
+      }
+      case "custom_tool_call": {
+        const call = item as CustomToolCallItem;
+        turn("assistant").toolCalls.push({
+          id: call.call_id,
+          name: qualifiedName(call.namespace, call.name),
+          input: { [CUSTOM_INPUT_FIELD]: call.input ?? "" },
+        });
+        break;
+      }
+      case "local_shell_call": {
+        const call = item as LocalShellCallItem;
+        turn("assistant").toolCalls.push(toShellCall(call));
+        break;
+      }
+      case "function_call_output":
+      case "custom_tool_call_output":
+      case "local_shell_call_output": {
+        const output = item as
+          | FunctionCallOutputItem
+          | CustomToolCallOutputItem
+          | LocalShellCallOutputItem;
+        const user = turn("user");
+        user.toolResults.push({
+          toolUseId: output.call_id ?? (typeof output.id === "string" ? output.id : ""),
+          content: outputText(output.output),
+          isError: false,
+        });
+        user.images.push(...await images.read(output.output, `${path}.output`));
+        break;
+      }
+      default:
+        // reasoning, web_search_call, item_reference, compaction and unknown types.
+        break;
+    }
+  }
+  if (messages.length === 0) {
+    throw new GatewayError("invalid_request", "Invalid request: input: nothing to send", {
+      param: "input",
+    });
+  }
+
+  const { tools, calls } = toToolDefinitions(body.tools ?? []);
+  const chat: ChatRequest = {
+    model: body.model,
+    system: system.join("\n\n").trim(),
+    messages,
+    tools: body.tool_choice === "none" ? [] : tools,
+    thinking: thinkingFromEffort(
+      body.reasoning?.effort ?? undefined,
+      body.max_output_tokens ?? undefined,
+      options.config,
+    ),
+    stream: body.stream ?? false,
+  };
+  if (body.max_output_tokens) chat.maxOutputTokens = body.max_output_tokens;
+  if (body.prompt_cache_key) chat.promptCacheKey = body.prompt_cache_key.slice(0, 200);
+  const responseFormat = toResponseFormat(body.text?.format);
+  if (responseFormat) chat.responseFormat = responseFormat;
+  const toolChoice = toToolChoice(body.tool_choice);
+  if (toolChoice && chat.tools.length > 0) chat.toolChoice = toolChoice;
+  return { chat, calls, items };
+}
+
+function appendText(message: ChatMessage, text: string): void {
+  if (text === "") return;
+  message.text = message.text === "" ? text : `${message.text}\n\n${text}`;
+}
+
+/** The text of message content: strings and the text of text-like parts, joined. */
+export function textOf(content: ResponsesContent | undefined | null): string {
+  if (content === undefined || content === null) return "";
+  if (typeof content === "string") return content;
+  const texts: string[] = [];
+  for (const part of content) {
+    if (TEXT_PARTS.has(part.type) && typeof part.text === "string") texts.push(part.text);
+  }
+  return texts.join("\n");
+}
+
+function outputText(output: ResponsesToolOutput): string {
+  if (output === null || output === undefined) return "";
+  return typeof output === "string" ? output : textOf(output);
+}
+
+/** Parses history arguments; text that is not a JSON object is kept under `_raw`. */
+function toToolInput(args: string | null | undefined): Record<string, unknown> {
+  if (args === null || args === undefined || args.trim() === "") return {};
+  const result = toToolArguments(args);
+  if (result.ok) return JSON.parse(result.arguments) as Record<string, unknown>;
+  return { _raw: args };
+}
+
+function toShellCall(call: LocalShellCallItem): ToolCall {
+  const input: Record<string, unknown> = { command: call.action.command };
+  if (call.action.working_directory) input.workdir = call.action.working_directory;
+  if (typeof call.action.timeout_ms === "number") input.timeout_ms = call.action.timeout_ms;
+  return { id: call.call_id ?? call.id ?? "", name: LOCAL_SHELL_TOOL, input };
+}
+
+const LOCAL_SHELL_DEFINITION: ToolDefinition = {
+  name: LOCAL_SHELL_TOOL,
+  description: "Runs a command on the user's machine and returns its output.",
+  inputSchema: {
+    type: "object",
+    properties: {
+      command: {
+        type: "array",
+        items: { type: "string" },
+        description: 'The program and its arguments, e.g. ["bash", "-lc", "ls"]',
+      },
+      workdir: { type: "string", description: "The working directory" },
+      timeout_ms: { type: "integer", description: "A time limit in milliseconds" },
+    },
+    required: ["command"],
+  },
+};
+
+function toToolDefinitions(
+  tools: ResponsesTool[],
+): { tools: ToolDefinition[]; calls: Map<string, CallKind> } {
+  const definitions: ToolDefinition[] = [];
+  const calls = new Map<string, CallKind>();
+  const add = (tool: ResponsesTool, namespace?: string) => {
+    if (tool.type === "function") {
+      const fn = tool as FunctionTool;
+      const name = qualifiedName(namespace, fn.name);
+      definitions.push({
+        name,
+        description: fn.description ?? "",
+        inputSchema: fn.parameters ?? { type: "object", properties: {} },
+      });
+      calls.set(name, { kind: "function", name: fn.name, ...(namespace ? { namespace } : {}) });
+    } else if (tool.type === "custom") {
+      const custom = tool as CustomTool;
+      const name = qualifiedName(namespace, custom.name);
+      definitions.push(toCustomDefinition(name, custom));
+      calls.set(name, { kind: "custom", name: custom.name, ...(namespace ? { namespace } : {}) });
+    } else if (tool.type === "local_shell" && !namespace) {
+      definitions.push(LOCAL_SHELL_DEFINITION);
+      calls.set(LOCAL_SHELL_TOOL, { kind: "local_shell" });
+    } else if (tool.type === "namespace" && !namespace) {
+      const group = tool as NamespaceTool;
+      for (const inner of group.tools) add(inner as ResponsesTool, group.name);
+    }
+    // web_search, image_generation, file_search and unknown types: Kiro cannot serve them.
+  };
+  for (const tool of tools) add(tool);
+  return { tools: definitions, calls };
+}
+
+function toCustomDefinition(name: string, tool: CustomTool): ToolDefinition {
+  const parts = [tool.description?.trim() || `Tool: ${name}`];
+  parts.push(
+    `Put the tool's whole input, as raw text and not JSON, in the string field ` +
+      `"${CUSTOM_INPUT_FIELD}".`,
+  );
+  const format = tool.format;
+  if (format?.type === "grammar" && format.definition) {
+    const syntax = format.syntax ? `${format.syntax} ` : "";
+    parts.push(`The input must follow this ${syntax}grammar:\n\n${format.definition}`);
+  }
+  return {
+    name,
+    description: parts.join("\n\n"),
+    inputSchema: {
+      type: "object",
+      properties: {
+        [CUSTOM_INPUT_FIELD]: { type: "string", description: "The raw input text" },
+      },
+      required: [CUSTOM_INPUT_FIELD],
+    },
+  };
+}
+
+function toResponseFormat(
+  format: NonNullable<ResponsesBody["text"]>["format"],
+): ResponseFormat | undefined {
+  if (!format) return undefined;
+  if (format.type === "json_object") return { type: "json_object" };
+  if (format.type === "json_schema" && format.schema) {
+    const result: ResponseFormat = { type: "json_schema", schema: format.schema };
+    if (format.name) result.name = format.name;
+    if (typeof format.description === "string") result.description = format.description;
+    if (typeof format.strict === "boolean") result.strict = format.strict;
+    return result;
+  }
+  return undefined;
+}
+
+function toToolChoice(choice: ResponsesBody["tool_choice"]): ToolChoice | undefined {
+  if (!choice || choice === "auto" || choice === "none") return undefined;
+  if (choice === "required") return { type: "any" };
+  if ((choice.type === "function" || choice.type === "custom") && choice.name) {
+    const namespace = typeof choice.namespace === "string" ? choice.namespace : undefined;
+    return { type: "tool", name: qualifiedName(namespace, choice.name) };
+  }
+  if (choice.type === "allowed_tools" && choice.mode === "required") return { type: "any" };
+  return undefined;
+}
+
+/** Collects the images of content parts, fetching URLs under the configured policy. */
+class ImageReader {
+  #options: ToChatRequestOptions;
+  #signal: AbortSignal;
+
+  constructor(options: ToChatRequestOptions) {
+    this.#options = options;
+    this.#signal = options.signal ?? new AbortController().signal;
+  }
+
+  async read(content: ResponsesContent | null | undefined, path: string): Promise<ChatImage[]> {
+    if (!Array.isArray(content)) return [];
+    const images: ChatImage[] = [];
+    for (const [index, part] of content.entries()) {
+      if (part.type !== "input_image" || typeof part.image_url !== "string") continue;
+      const image = await this.#readUrl(part.image_url.trim(), `${path}.${index}.image_url`);
+      if (image) images.push(image);
+    }
+    return images;
+  }
+
+  async #readUrl(url: string, param: string): Promise<ChatImage | undefined> {
+    if (/^data:/i.test(url)) {
+      try {
+        return parseDataUrl(url);
+      } catch (err) {
+        throw new GatewayError(
+          "invalid_request",
+          `Invalid image in ${param}: ${(err as Error).message}`,
+          { param, cause: err },
+        );
+      }
+    }
+    if (!/^https?:\/\//i.test(url)) {
+      throw new GatewayError(
+        "invalid_request",
+        `Invalid image in ${param}: expected a data: or http(s) URL, got "${shorten(url)}"`,
+        { param },
+      );
+    }
+    try {
+      return await fetchImage(url, this.#signal, {
+        policy: this.#options.config.imageUrlFetch,
+        fetch: this.#options.fetchImage,
+      });
+    } catch (err) {
+      throw new GatewayError(
+        "invalid_request",
+        `Cannot fetch image "${shorten(url)}": ${(err as Error).message}`,
+        { param, cause: err },
+      );
+    }
+  }
+}
+
+function shorten(url: string): string {
+  return url.length > 200 ? `${url.slice(0, 200)}…` : url;
+}

@@ -1,0 +1,59 @@
+/**
+ * Stored responses over any StateStore (spec §7.7): each response with the conversation items
+ * that led to it, so `previous_response_id` can continue it and `GET /v1/responses/{id}` can
+ * return it. Bounded both ways: every entry expires after the maximum age, and a ring of
+ * numbered slots forgets the oldest entry once the maximum count is reached.
+ */
+import type { StateStore } from "../../state/state.ts";
+import type { InputItem } from "./schema.ts";
+
+/** A stored response and its conversation. */
+export interface StoredResponse {
+  /** The response object as the client received it. */
+  response: Record<string, unknown>;
+  /** The input items and then the output items, oldest first: the next turn's history. */
+  items: InputItem[];
+}
+
+/** Limits of a ResponseStore. */
+export interface ResponseStoreLimits {
+  /** How many responses are kept; 0 keeps none. */
+  maxEntries: number;
+  /** How long a response is kept, in milliseconds. */
+  maxAgeMs: number;
+}
+
+const ENTRY = "responses:entry:";
+const SLOT = "responses:slot:";
+const COUNT = "responses:count";
+
+/** Saves and loads stored responses in a StateStore under `responses:` keys. */
+export class ResponseStore {
+  #state: StateStore;
+  #limits: ResponseStoreLimits;
+
+  constructor(state: StateStore, limits: ResponseStoreLimits) {
+    this.#state = state;
+    this.#limits = limits;
+  }
+
+  /** Saves `stored` under `id`, forgetting the response whose slot it takes. */
+  async save(id: string, stored: StoredResponse): Promise<void> {
+    const { maxEntries, maxAgeMs } = this.#limits;
+    if (maxEntries <= 0) return;
+    const ttl = { ttlMs: maxAgeMs };
+    await this.#state.set(ENTRY + id, JSON.stringify(stored), ttl);
+    // The counter is atomic in every backend, so concurrent saves take different slots.
+    const count = await this.#state.increment(COUNT);
+    const slot = SLOT + ((count - 1) % maxEntries);
+    const evicted = await this.#state.get(slot);
+    await this.#state.set(slot, id, ttl);
+    if (evicted !== undefined && evicted !== id) await this.#state.delete(ENTRY + evicted);
+  }
+
+  /** The response stored under `id`, or undefined when it is unknown, expired or evicted. */
+  async load(id: string): Promise<StoredResponse | undefined> {
+    const text = await this.#state.get(ENTRY + id);
+    return text === undefined ? undefined : JSON.parse(text) as StoredResponse;
+  }
+}
