@@ -95,7 +95,7 @@ export interface FinishedRequest {
   method: string;
   /** The route table's path, or `unmatched`. */
   route: string;
-  dialect: "openai" | "anthropic";
+  dialect: "openai" | "anthropic" | "responses";
   status: number;
   startedAt: number;
   finishedAt: number;

@@ -12,7 +12,7 @@ export interface RequestRecord {
   method: string;
   /** The route table's path, or `unmatched`; never the raw path. */
   route: string;
-  dialect: "openai" | "anthropic";
+  dialect: "openai" | "anthropic" | "responses";
   /** The resolved Kiro model id from the catalogue, or `other`. */
   model?: string;
   /** The account that served the request. */
