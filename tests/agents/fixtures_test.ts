@@ -10,6 +10,8 @@ import { toChatRequest as anthropicChat } from "../../src/dialects/anthropic/req
 import { parseMessagesBody } from "../../src/dialects/anthropic/schema.ts";
 import { toChatRequest as openAiChat } from "../../src/dialects/openai/request.ts";
 import { parseChatCompletionsBody } from "../../src/dialects/openai/schema.ts";
+import { toChatRequest as responsesChat } from "../../src/dialects/responses/request.ts";
+import { parseResponsesBody } from "../../src/dialects/responses/schema.ts";
 import { buildKiroRequest } from "../../src/kiro/request.ts";
 import { lintKiroPayload } from "../../src/kiro/request_lint.ts";
 import { Logger } from "../../src/log.ts";
@@ -29,13 +31,25 @@ async function toChat(fixture: AgentFixture): Promise<ChatRequest> {
   if (path === "/v1/chat/completions") {
     return await openAiChat(parseChatCompletionsBody(fixture.body), { config: CONFIG });
   }
+  if (path === "/v1/responses") {
+    return (await responsesChat(parseResponsesBody(fixture.body), { config: CONFIG })).chat;
+  }
   throw new Error(`No request builder for ${fixture.method} ${path}`);
 }
 
-/** The client tools of a body (server tools such as web search are not sent to Kiro). */
+/**
+ * The client tools of a body (server tools such as web search are not sent to Kiro); Responses
+ * bodies also send `custom` and `local_shell` tools and the tools inside a `namespace`.
+ */
 function clientToolCount(body: unknown): number {
-  const tools = (body as { tools?: { type?: string }[] }).tools ?? [];
-  return tools.filter((tool) => tool.type === undefined || tool.type === "function").length;
+  type Tool = { type?: string; tools?: Tool[] };
+  const count = (tools: Tool[]): number =>
+    tools.reduce((sum, tool) => {
+      if (tool.type === "namespace") return sum + count(tool.tools ?? []);
+      const sent = [undefined, "function", "custom", "local_shell"].includes(tool.type);
+      return sum + (sent ? 1 : 0);
+    }, 0);
+  return count((body as { tools?: Tool[] }).tools ?? []);
 }
 
 Deno.test("recorded agent requests still become valid Kiro payloads", async (t) => {
