@@ -45,8 +45,29 @@ export function startDemoUpstream(options: DemoUpstreamOptions): DemoUpstream {
 
 /** Returns `config` with every Kiro base URL pointing at `url`. */
 export function demoConfig(config: Readonly<Config>, url: string): Readonly<Config> {
-  const upstream = Object.freeze({ api: url, management: url, auth: url, oidc: url });
+  const upstream = Object.freeze({ api: url, management: url, auth: url, oidc: url, q: url });
   return Object.freeze({ ...config, upstream });
+}
+
+/** A web search answered in MCP's shape with one labelled result: the demo never goes online. */
+async function answerDemoSearch(req: Request): Promise<Response> {
+  const body = await req.json().catch(() => ({})) as {
+    id?: string;
+    params?: { arguments?: { query?: unknown } };
+  };
+  const query = String(body.params?.arguments?.query ?? "");
+  const results = [{
+    title: `${DEMO_LABEL} A scripted result for "${query}"`,
+    url: "https://example.com/kiro-gateway-demo",
+    snippet:
+      `${DEMO_LABEL} The demo upstream does not search the web; with Kiro credentials this is a real search.`,
+  }];
+  const text = JSON.stringify({ results, totalResults: 1, query, error: null });
+  return Response.json({
+    jsonrpc: "2.0",
+    id: body.id,
+    result: { content: [{ type: "text", text }], isError: false },
+  });
 }
 
 async function answerDemo(req: Request, delayMs: number): Promise<Response> {
@@ -60,6 +81,7 @@ async function answerDemo(req: Request, delayMs: number): Promise<Response> {
       })),
     });
   }
+  if (req.method === "POST" && url.pathname === "/mcp") return await answerDemoSearch(req);
   if (req.method !== "POST" || url.pathname !== "/generateAssistantResponse") {
     await req.body?.cancel();
     return Response.json({ message: `The demo upstream has no ${url.pathname}` }, { status: 404 });

@@ -57,6 +57,22 @@ Deno.test("--demo serves both dialects without Kiro credentials", async (t) => {
     assert.match(text, /"stop_reason":"tool_use"/);
     assert.match(text, /event: message_stop/);
   });
+  await t.step("a web search answered by the demo's own MCP stand-in", async () => {
+    const res = await fetch(`${url}/v1/messages`, {
+      method: "POST",
+      headers: { "x-api-key": API_KEY, "content-type": "application/json" },
+      body: JSON.stringify({
+        model: "claude-sonnet-4.5",
+        max_tokens: 1000,
+        tools: [{ type: "web_search_20250305", name: "web_search" }],
+        messages: [{ role: "user", content: "Perform a web search for the query: deno" }],
+      }),
+    });
+    const body = await res.json();
+    assert.equal(res.status, 200, JSON.stringify(body));
+    assert.equal(body.content[1].type, "web_search_tool_result");
+    assert.match(body.content[1].content[0].title, /^\[demo\] A scripted result for "deno"/);
+  });
   const { stderr } = await gateway.stop();
   assert.match(stderr, /Demo mode: replies are scripted/);
 });
