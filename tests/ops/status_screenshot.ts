@@ -22,12 +22,14 @@ async function chat(model: string, stream = false): Promise<void> {
 const answer = (credits: number, percent: number) => ({
   frames: [textFrame("An answer."), meteringFrame(credits), contextUsageFrame(percent)],
 });
-for (const [model, credits, percent] of [
-  ["claude-sonnet-4-5", 0.31, 4],
-  ["claude-haiku-4-5", 0.08, 1],
-  ["claude-sonnet-4.5", 0.42, 6],
-  ["claude-opus-4.6", 1.12, 9],
-] as const) {
+for (
+  const [model, credits, percent] of [
+    ["claude-sonnet-4-5", 0.31, 4],
+    ["claude-haiku-4-5", 0.08, 1],
+    ["claude-sonnet-4.5", 0.42, 6],
+    ["claude-opus-4.6", 1.12, 9],
+  ] as const
+) {
   gw.kiro.replay(answer(credits, percent));
   await chat(model, model.includes("opus"));
 }
