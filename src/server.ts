@@ -59,6 +59,8 @@ interface Route {
   auth: boolean;
   /** An operator route: counted in the metrics but kept out of the journal. */
   ops?: true;
+  /** Its name in metrics and the journal when it matches more than its table path. */
+  pattern?: string;
   methods: Partial<Record<string, Handler>>;
 }
 
@@ -141,6 +143,7 @@ function sessionKeyOf(req: Request): string | undefined {
 /** The route of one stored response, `GET /v1/responses/{id}`. */
 const STORED_RESPONSE_ROUTE: Route = {
   dialect: "responses",
+  pattern: `${RESPONSE_PATH_PREFIX}{id}`,
   auth: true,
   methods: { GET: handleGetResponse },
 };
@@ -252,7 +255,7 @@ export function createHandler(deps: ServerDeps): (req: Request) => Promise<Respo
       const record = toRequestRecord(facts, {
         requestId,
         method: req.method,
-        route: route ? path : "unmatched",
+        route: route === undefined ? "unmatched" : route.pattern ?? path,
         dialect,
         status,
         startedAt,

@@ -239,3 +239,18 @@ Deno.test("web searches a backend reports are counted in the metrics and the jou
   assert.equal(status.recent[0].account, "work");
   assert.equal(status.recent[0].model, "claude-sonnet-4.5");
 });
+
+Deno.test("a route with an id in its path is labelled by its pattern, not the raw path", async () => {
+  await using gateway = startTestGateway({ backend: createFakeBackend() });
+  for (const id of ["resp_0a1b", "resp_ffee"]) {
+    const res = await gateway.get(`/v1/responses/${id}`);
+    await res.body?.cancel();
+  }
+  const text = await (await gateway.get("/metrics")).text();
+  assert.ok(!text.includes("resp_0a1b") && !text.includes("resp_ffee"), text);
+  const metrics = await parseMetrics(text);
+  const routes = labelValues(metrics, "route");
+  assert.ok(routes.has("/v1/responses/{id}"), [...routes].join(", "));
+  const status = await (await gateway.get("/status.json")).json();
+  assert.equal(status.recent[0].route, "/v1/responses/{id}");
+});
