@@ -98,6 +98,7 @@ export async function createGateway(
     counter,
     truncation: new TruncationStore(),
     logger,
+    now,
   });
   // The MCP call goes through the same client (account, token, proxy) as the chat calls.
   const backend = new WebSearchBackend(kiroBackend, {

@@ -5,7 +5,15 @@
  * It uses no timers: every wait is a promise the test controls, and closing the fake releases
  * them all so no response is left hanging.
  */
-import { concatBytes, contextUsageFrame, meteringFrame, textFrame } from "./frames.ts";
+import {
+  concatBytes,
+  contextUsageFrame,
+  meteringFrame,
+  reasoningFrame,
+  reasoningSignatureFrame,
+  redactedReasoningFrame,
+  textFrame,
+} from "./frames.ts";
 
 /** The path of the streaming chat call that replay() answers. */
 export const GENERATE_PATH = "/generateAssistantResponse";
@@ -71,6 +79,9 @@ export interface FakeReply {
   resume?: Promise<void>;
 }
 
+/** A scripted answer, or a function that picks one for the request it answers. */
+export type FakeReplyScript = FakeReply | ((request: RecordedRequest) => FakeReply);
+
 /** What a test can observe about one replayed reply. */
 export interface ReplayHandle {
   /** The request this reply answered. */
@@ -98,7 +109,7 @@ export interface FakeKiro extends AsyncDisposable {
   /** Every request received, in order. */
   requests: RecordedRequest[];
   /** Queues replies for the next POST /generateAssistantResponse calls, one each. */
-  replay(...replies: FakeReply[]): ReplayHandle[];
+  replay(...replies: FakeReplyScript[]): ReplayHandle[];
   /** Serves `method path` with `handler`. */
   route(method: string, path: string, handler: RouteHandler): void;
   /**
@@ -116,7 +127,7 @@ export interface FakeKiro extends AsyncDisposable {
 }
 
 interface Queued {
-  reply: FakeReply;
+  script: FakeReplyScript;
   request: PromiseWithResolvers<RecordedRequest>;
   cancelled: PromiseWithResolvers<void>;
   completed: PromiseWithResolvers<void>;
@@ -178,7 +189,8 @@ export function startFakeKiro(): Promise<FakeKiro> {
     if (req.method === "POST" && url.pathname === GENERATE_PATH) {
       const queued = queue.shift() ?? newQueued(respondTo(request));
       queued.request.resolve(request);
-      return await answer(queued, closing.promise);
+      const reply = typeof queued.script === "function" ? queued.script(request) : queued.script;
+      return await answer(queued, reply, closing.promise);
     }
     return Response.json({ message: `No fake route for ${req.method} ${url.pathname}` }, {
       status: 404,
@@ -285,9 +297,9 @@ const DEFAULT_REPLY: FakeReply = {
   frames: [textFrame("Hello from the fake Kiro"), meteringFrame(0.01), contextUsageFrame(1.5)],
 };
 
-function newQueued(reply: FakeReply): Queued {
+function newQueued(script: FakeReplyScript): Queued {
   return {
-    reply,
+    script,
     request: Promise.withResolvers(),
     cancelled: Promise.withResolvers(),
     completed: Promise.withResolvers(),
@@ -303,8 +315,11 @@ function parseBody(text: string): unknown {
   }
 }
 
-async function answer(queued: Queued, closing: Promise<void>): Promise<Response> {
-  const { reply } = queued;
+async function answer(
+  queued: Queued,
+  reply: FakeReply,
+  closing: Promise<void>,
+): Promise<Response> {
   if (reply.gate) await Promise.race([reply.gate, closing]);
   const status = reply.status ?? 200;
   if (!reply.frames && !reply.raw) {
@@ -360,4 +375,93 @@ function splitBytes(parts: Uint8Array[], reply: FakeReply): Uint8Array[] {
     start += size;
   }
   return chunks;
+}
+
+/** The model the fake catalogue advertises native reasoning for. */
+export const NATIVE_MODEL_ID = "claude-opus-4.6";
+/** A model the fake catalogue lists without a schema (thinking by tags). */
+export const TAG_MODEL_ID = "claude-sonnet-4.5";
+
+/** The schema advertised for NATIVE_MODEL_ID, shaped like the one seen for Opus 4.6 (§8.6). */
+export const NATIVE_REASONING_SCHEMA = {
+  type: "object",
+  properties: {
+    thinking: {
+      type: "object",
+      properties: {
+        type: { type: "string", enum: ["adaptive", "disabled"] },
+        display: { type: "string", enum: ["summarized", "omitted"] },
+      },
+    },
+    output_config: {
+      type: "object",
+      properties: {
+        effort: { type: "string", enum: ["low", "medium", "high", "max"], default: "high" },
+      },
+    },
+    max_tokens: { type: "integer", minimum: 1024, maximum: 64000 },
+  },
+};
+
+/** Serves ListAvailableModels: NATIVE_MODEL_ID with NATIVE_REASONING_SCHEMA, TAG_MODEL_ID without. */
+export function advertiseNativeModel(kiro: FakeKiro): void {
+  kiro.route("GET", "/ListAvailableModels", () =>
+    Response.json({
+      models: [
+        {
+          modelId: NATIVE_MODEL_ID,
+          modelName: "Claude Opus 4.6",
+          tokenLimits: { maxInputTokens: 1_000_000 },
+          additionalModelRequestFieldsSchema: NATIVE_REASONING_SCHEMA,
+        },
+        { modelId: TAG_MODEL_ID, modelName: "Claude Sonnet 4.5" },
+      ],
+    }));
+}
+
+/** Options of nativeReasoningReply. */
+export interface NativeReplyOptions {
+  /** Reasoning pieces streamed before the signature. */
+  reasoning?: string[];
+  /** Kiro's signature; none when `redacted` is given instead. */
+  signature?: string;
+  /** Redacted reasoning sent instead of text and signature. */
+  redacted?: string;
+  /** The answer text. */
+  text?: string;
+  /** Answer a request that carries the native field with 400, as models without it do. */
+  reject?: boolean;
+  /** Frames after the answer (usage, metering); context usage by default. */
+  tail?: Uint8Array[];
+}
+
+/**
+ * A reply that behaves like Kiro with native reasoning: a request carrying
+ * `additionalModelRequestFields` gets reasoningContentEvents (or a 400 with `reject`); one
+ * without it gets the answer with a `<thinking>` block in the text, as tag injection asks.
+ */
+export function nativeReasoningReply(options: NativeReplyOptions = {}): FakeReplyScript {
+  const text = options.text ?? "The answer.";
+  const tail = options.tail ?? [meteringFrame(0.02), contextUsageFrame(1)];
+  return (request) => {
+    const body = request.body as { additionalModelRequestFields?: unknown };
+    if (body.additionalModelRequestFields === undefined) {
+      return {
+        frames: [textFrame("<thinking>Tagged thoughts.</thinking>"), textFrame(text), ...tail],
+      };
+    }
+    if (options.reject) {
+      return {
+        status: 400,
+        body: { message: "Improperly formed request.", reason: null },
+      };
+    }
+    const reasoning = options.redacted !== undefined
+      ? [redactedReasoningFrame(options.redacted)]
+      : [
+        ...(options.reasoning ?? ["Native ", "thoughts."]).map(reasoningFrame),
+        reasoningSignatureFrame(options.signature ?? "KIRO-SIGNATURE=="),
+      ];
+    return { frames: [...reasoning, textFrame(text), ...tail] };
+  };
 }

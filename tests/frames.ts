@@ -38,6 +38,26 @@ export function toolFrames(id: string, name: string, inputChunks: string[]): Uin
   ];
 }
 
+/** A reasoningContentEvent with one piece of native reasoning text. */
+export function reasoningFrame(text: string): Uint8Array {
+  return kiroFrame("reasoningContentEvent", { text });
+}
+
+/** The reasoningContentEvent that ends native reasoning with Kiro's signature. */
+export function reasoningSignatureFrame(signature: string): Uint8Array {
+  return kiroFrame("reasoningContentEvent", { signature });
+}
+
+/** A reasoningContentEvent with redacted reasoning (base64 bytes). */
+export function redactedReasoningFrame(data: string): Uint8Array {
+  return kiroFrame("reasoningContentEvent", { redactedContent: data });
+}
+
+/** A metadataEvent carrying Kiro's own token counts. */
+export function tokenUsageFrame(usage: Record<string, number>): Uint8Array {
+  return kiroFrame("metadataEvent", { tokenUsage: usage });
+}
+
 /** A meteringEvent charging `credits`. */
 export function meteringFrame(credits: number): Uint8Array {
   return kiroFrame("meteringEvent", { unit: "credit", unitPlural: "credits", usage: credits });

@@ -2,8 +2,14 @@
  * KiroBackend: the ChatBackend that talks to Kiro. It resolves the model, builds and checks the
  * payload, sends it, and pipes the body through the decoding steps, fused into one stage:
  * bytes → frames → Kiro events → chat events → thinking split → truncation memory.
+ *
+ * Thinking is asked natively when the catalogue advertises reasoning fields for the model
+ * (spec §8.6), else with `<thinking>` tags. When Kiro answers 400 to a request with the native
+ * fields, the request is sent once more without them (tags instead); if that one is accepted,
+ * the model is remembered as not taking the fields, for NATIVE_REJECTION_TTL_MS.
  */
 import type { Config } from "../config.ts";
+import { GatewayError } from "../errors.ts";
 import type { ChatBackend, ModelInfo, SendContext } from "../core/backend.ts";
 import type { ChatEvent, ChatRequest } from "../core/chat.ts";
 import { estimateInputTokens } from "../core/estimate.ts";
@@ -18,7 +24,8 @@ import type { Logger } from "../log.ts";
 import type { KiroClient } from "./client.ts";
 import { frameDecoder } from "./eventstream.ts";
 import { kiroEvents } from "./events.ts";
-import type { ModelCatalog } from "./models.ts";
+import { MODEL_CACHE_TTL_MS, type ModelCatalog, type ResolvedModel } from "./models.ts";
+import { buildReasoningFields } from "./native_reasoning.ts";
 import { guardPayloadSize } from "./payload_guard.ts";
 import { buildKiroRequest, withTruncationNotices } from "./request.ts";
 import { assertValidPayload, describeLikelyCause } from "./request_lint.ts";
@@ -32,14 +39,23 @@ export interface KiroBackendOptions {
   counter: TokenCounter;
   truncation: TruncationStore;
   logger: Logger;
+  /** The clock in epoch milliseconds (for the memory of rejected native fields). */
+  now?: () => number;
 }
+
+/** How long a model that rejected the native reasoning fields is sent tags instead. */
+export const NATIVE_REJECTION_TTL_MS = MODEL_CACHE_TTL_MS;
 
 /** The ChatBackend that sends chats to the Kiro API. */
 export class KiroBackend implements ChatBackend {
   #options: KiroBackendOptions;
+  #now: () => number;
+  /** Kiro model id → epoch ms until which it is sent no native reasoning fields. */
+  #nativeRejected = new Map<string, number>();
 
   constructor(options: KiroBackendOptions) {
     this.#options = options;
+    this.#now = options.now ?? Date.now;
   }
 
   /** Sends `chat` to Kiro; see ChatBackend.send for the contract. */
@@ -51,38 +67,62 @@ export class KiroBackend implements ChatBackend {
     const { config, client, models, counter, truncation } = this.#options;
     const logger = context.logger ?? this.#options.logger;
     const capture = context.capture;
-    void models.load(); // refreshes the live list in the background; never rejects
+    // The first request waits for the catalogue, which says which models reason natively;
+    // later ones refresh it in the background. load() never rejects.
+    if (models.loadedAt === undefined) await models.load();
+    else void models.load();
     const model = models.resolve(chat.model);
     // Notices are one-shot, so they are taken once here, not once per upstream attempt.
     const prepared = config.truncationRecovery ? withTruncationNotices(chat, truncation) : chat;
     const conversationId = crypto.randomUUID();
     let toolNames: ToolNameMap | undefined;
     let lastPayload: unknown;
-    const body = await client.send({
-      buildBody: (access) => {
-        const built = buildKiroRequest(prepared, {
-          modelId: model.modelId,
-          profileArn: access.profileArn,
-          conversationId,
-          config,
-        });
-        toolNames = built.toolNames;
-        const guarded = guardPayloadSize(built.payload, {
-          maxBytes: config.maxPayloadBytes,
-          autoTrim: config.autoTrimPayload,
-        });
-        if (guarded.trimmed) {
-          logger.info("Trimmed the oldest history to fit Kiro's limit", guarded.trimmed);
-        }
-        assertValidPayload(guarded.payload, { bytes: guarded.bytes });
-        lastPayload = guarded.payload;
-        capture?.recordKiroRequest(guarded.json);
-        return guarded.json;
-      },
-      modelId: model.modelId,
-      likelyCause: () =>
-        lastPayload === undefined ? undefined : describeLikelyCause(lastPayload as never),
-    }, signal);
+    const sendWith = (native: NativeChoice) =>
+      client.send({
+        buildBody: (access) => {
+          const built = buildKiroRequest(prepared, {
+            modelId: model.modelId,
+            profileArn: access.profileArn,
+            conversationId,
+            config,
+            nativeReasoning: native.native,
+            reasoningFields: native.fields,
+          });
+          toolNames = built.toolNames;
+          const guarded = guardPayloadSize(built.payload, {
+            maxBytes: config.maxPayloadBytes,
+            autoTrim: config.autoTrimPayload,
+          });
+          if (guarded.trimmed) {
+            logger.info("Trimmed the oldest history to fit Kiro's limit", guarded.trimmed);
+          }
+          assertValidPayload(guarded.payload, { bytes: guarded.bytes });
+          lastPayload = guarded.payload;
+          capture?.recordKiroRequest(guarded.json);
+          return guarded.json;
+        },
+        modelId: model.modelId,
+        likelyCause: () =>
+          lastPayload === undefined ? undefined : describeLikelyCause(lastPayload as never),
+      }, signal);
+    let native = this.#nativeChoice(model, chat);
+    let body: ReadableStream<Uint8Array>;
+    try {
+      body = await sendWith(native);
+    } catch (err) {
+      if (!native.fields || !isRejection(err)) throw err;
+      logger.warn("Kiro rejected the native reasoning fields: retrying with thinking tags", {
+        model: model.modelId,
+        error: err.message,
+      });
+      native = { native: false };
+      body = await sendWith(native);
+      this.#nativeRejected.set(model.modelId, this.#now() + NATIVE_REJECTION_TTL_MS);
+      logger.warn("Kiro took the request without native reasoning: using tags for this model", {
+        model: model.modelId,
+        forMinutes: NATIVE_REJECTION_TTL_MS / 60_000,
+      });
+    }
     // The closures below live as long as the stream and share this scope with `lastPayload`:
     // drop the payload (the whole conversation as Kiro JSON) once it has been sent.
     lastPayload = undefined;
@@ -99,7 +139,7 @@ export class KiroBackend implements ChatBackend {
     // The steps run fused in one stage: each stream hop costs microseconds per event. A
     // disabled split would pass everything through, so it is left out; without it the reply's
     // visible text is the text to remember, so the reply step remembers it itself.
-    const split = config.fakeReasoning && chat.thinking.enabled;
+    const split = config.fakeReasoning && chat.thinking.enabled && !native.native;
     const replies = chainTransformers(
       chainTransformers(frameDecoder(), kiroEvents({ logger })),
       replyEvents({
@@ -136,6 +176,17 @@ export class KiroBackend implements ChatBackend {
     return pipeToEvents(upstream, steps, { onEvent: context.onEvent });
   }
 
+  /** Whether `model` reasons natively for `chat`, and the fields to send, if any. */
+  #nativeChoice(model: ResolvedModel, chat: ChatRequest): NativeChoice {
+    if (!model.nativeReasoning) return { native: false };
+    const rejectedUntil = this.#nativeRejected.get(model.modelId);
+    if (rejectedUntil !== undefined) {
+      if (rejectedUntil > this.#now()) return { native: false };
+      this.#nativeRejected.delete(model.modelId);
+    }
+    return { native: true, fields: buildReasoningFields(model.nativeReasoning, chat.thinking) };
+  }
+
   /** Estimates the input tokens of `chat` with the shared local estimator. */
   countInputTokens(chat: ChatRequest): number {
     return estimateInputTokens(chat, this.#options.counter);
@@ -145,4 +196,16 @@ export class KiroBackend implements ChatBackend {
   listModels(): Promise<ModelInfo[]> {
     return this.#options.models.list();
   }
+}
+
+/** How one request asks for thinking: natively (with fields when thinking is on) or by tags. */
+interface NativeChoice {
+  native: boolean;
+  fields?: Record<string, unknown>;
+}
+
+/** A 400 from Kiro itself: what a request with fields the model does not take gets. */
+function isRejection(err: unknown): err is GatewayError {
+  return err instanceof GatewayError && err.kind === "invalid_request" &&
+    err.upstreamStatus === 400;
 }

@@ -8,6 +8,7 @@ import { GatewayError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { ModelInfo } from "../core/backend.ts";
 import { kiroUserAgents, machineFingerprint, managementBaseUrl } from "./endpoints.ts";
+import { type NativeReasoning, parseNativeReasoning } from "./native_reasoning.ts";
 
 /** The catalogue used when the live list cannot be loaded (spec §3.1 baseline). */
 export const FALLBACK_MODEL_IDS: readonly string[] = [
@@ -84,6 +85,11 @@ export interface ResolvedModel {
   source: "cache" | "passthrough";
   /** Context window in tokens. */
   contextWindow: number;
+  /**
+   * What the model's advertised `additionalModelRequestFieldsSchema` offers for native
+   * reasoning; undefined when it advertises none (thinking then uses tags).
+   */
+  nativeReasoning?: NativeReasoning;
 }
 
 /** What the catalogue needs to call ListAvailableModels. */
@@ -113,6 +119,9 @@ interface CatalogEntry {
   displayName: string;
   maxInputTokens?: number;
   maxOutputTokens?: number;
+  /** The advertised `additionalModelRequestFieldsSchema`, as Kiro sent it. */
+  requestFieldsSchema?: unknown;
+  nativeReasoning?: NativeReasoning;
 }
 
 /** Resolves client model names and lists models, from Kiro's live list or the fallback. */
@@ -137,6 +146,11 @@ export class ModelCatalog {
     this.#entries = fallbackEntries();
   }
 
+  /** When the catalogue was last loaded or failed to load (epoch ms); undefined before that. */
+  get loadedAt(): number | undefined {
+    return this.#loadedAt;
+  }
+
   /** Where the current catalogue came from. */
   get source(): "fallback" | "live" {
     return this.#source;
@@ -150,11 +164,13 @@ export class ModelCatalog {
   resolve(name: string): ResolvedModel {
     const normalized = normalizeModelName(this.#followAliases(name));
     const entry = this.#entries.get(normalized);
-    return {
+    const resolved: ResolvedModel = {
       modelId: normalized,
       source: entry ? "cache" : "passthrough",
       contextWindow: contextWindowOf(normalized, entry),
     };
+    if (entry?.nativeReasoning) resolved.nativeReasoning = entry.nativeReasoning;
+    return resolved;
   }
 
   /** Lists the models clients may use: catalogue ids minus hidden ones plus aliases, sorted. */
@@ -280,12 +296,19 @@ function parseModels(body: unknown): CatalogEntry[] {
   for (const model of body.models) {
     if (!isRecord(model) || typeof model.modelId !== "string" || model.modelId === "") continue;
     const limits = isRecord(model.tokenLimits) ? model.tokenLimits : {};
-    entries.push({
+    const entry: CatalogEntry = {
       id: model.modelId,
       displayName: typeof model.modelName === "string" ? model.modelName : model.modelId,
       maxInputTokens: positiveNumber(limits.maxInputTokens),
       maxOutputTokens: positiveNumber(limits.maxOutputTokens),
-    });
+    };
+    const schema = model.additionalModelRequestFieldsSchema;
+    const native = parseNativeReasoning(schema);
+    if (native) {
+      entry.requestFieldsSchema = schema;
+      entry.nativeReasoning = native;
+    }
+    entries.push(entry);
   }
   return entries;
 }

@@ -11,7 +11,14 @@
  *   that the tool failed without risking a status value Kiro might reject.
  */
 import type { Config } from "../config.ts";
-import type { ChatImage, ChatMessage, ChatRequest, ToolCall, ToolResult } from "../core/chat.ts";
+import type {
+  ChatImage,
+  ChatMessage,
+  ChatRequest,
+  SignedReasoning,
+  ToolCall,
+  ToolResult,
+} from "../core/chat.ts";
 import type { ToolTruncation, TruncationStore } from "../core/truncation.ts";
 import { GatewayError } from "../errors.ts";
 import { sanitizeSchema } from "./schema.ts";
@@ -68,10 +75,16 @@ export interface KiroUserInputMessage {
   userInputMessageContext?: KiroUserInputMessageContext;
 }
 
+/** Signed reasoning handed back on an assistant history entry (spec §8.6). */
+export type KiroReasoningContent =
+  | { reasoningText: { text: string; signature: string } }
+  | { redactedContent: string };
+
 /** An assistant turn in history. */
 export interface KiroAssistantResponseMessage {
   content: string;
   toolUses?: KiroToolUse[];
+  reasoningContent?: KiroReasoningContent;
 }
 
 /** One history entry: a user or an assistant turn. */
@@ -88,6 +101,8 @@ export interface KiroPayload {
     history?: KiroHistoryEntry[];
   };
   profileArn?: string;
+  /** Native reasoning settings for models that advertise them (spec §8.6). */
+  additionalModelRequestFields?: Record<string, unknown>;
 }
 
 /** Options of buildKiroRequest. */
@@ -103,6 +118,17 @@ export interface BuildKiroRequestOptions {
    * should call withTruncationNotices once instead and leave this unset.
    */
   truncation?: TruncationStore;
+  /**
+   * Whether the model reasons natively (spec §8.6): then the `<thinking>` tags and their
+   * system block are left out, whether or not thinking is on.
+   */
+  nativeReasoning?: boolean;
+  /**
+   * Native reasoning fields, for a native model with thinking on: sent as
+   * `additionalModelRequestFields`, and signed reasoning of history turns goes back as
+   * `reasoningContent`. Without them, reasoning in history is never sent.
+   */
+  reasoningFields?: Record<string, unknown>;
 }
 
 const BLOCK_SEPARATOR = "\n\n---\n";
@@ -167,6 +193,7 @@ interface Turn {
   images: ChatImage[];
   toolCalls: ToolCall[];
   toolResults: ToolResult[];
+  reasoning?: SignedReasoning;
 }
 
 interface PreparedTool {
@@ -184,6 +211,7 @@ export function buildKiroRequest(
   options: BuildKiroRequestOptions,
 ): { payload: KiroPayload; toolNames: ToolNameMap } {
   const { config, modelId } = options;
+  const native = options.nativeReasoning === true || options.reasoningFields !== undefined;
   const toolNames = new ToolNameMap();
 
   const noticed = options.truncation && config.truncationRecovery
@@ -195,7 +223,7 @@ export function buildKiroRequest(
   const { tools, docsBlock } = prepareTools(chat, toolNames, config.toolDescriptionMaxLength);
   const system = assembleSystemPrompt(chat.system, [
     docsBlock,
-    config.fakeReasoning ? FAKE_REASONING_BLOCK : "",
+    config.fakeReasoning && !native ? FAKE_REASONING_BLOCK : "",
     config.truncationRecovery ? TRUNCATION_BLOCK : "",
   ]);
 
@@ -227,9 +255,12 @@ export function buildKiroRequest(
   }
 
   // Steps 12-13: history entries and the current message.
-  const history = historyTurns.map((turn) => toHistoryEntry(turn, modelId, toolNames));
+  const sendReasoning = options.reasoningFields !== undefined;
+  const history = historyTurns.map((turn) =>
+    toHistoryEntry(turn, modelId, toolNames, sendReasoning)
+  );
   const userInput = toUserInput(current, modelId, toolNames);
-  if (!prefill && chat.thinking.enabled && config.fakeReasoning) {
+  if (!prefill && chat.thinking.enabled && config.fakeReasoning && !native) {
     userInput.content = thinkingPrefix(chat.thinking.budgetTokens) + userInput.content;
   }
   if (tools.length > 0) {
@@ -258,17 +289,20 @@ export function buildKiroRequest(
   };
   if (history.length > 0) payload.conversationState.history = history;
   if (options.profileArn !== "") payload.profileArn = options.profileArn;
+  if (options.reasoningFields) payload.additionalModelRequestFields = options.reasoningFields;
   return { payload, toolNames };
 }
 
 function copyTurn(message: ChatMessage): Turn {
-  return {
+  const turn: Turn = {
     role: message.role,
     text: message.text,
     images: [...message.images],
     toolCalls: [...message.toolCalls],
     toolResults: message.toolResults.map((result) => ({ ...result })),
   };
+  if (message.role === "assistant" && message.reasoning) turn.reasoning = message.reasoning;
+  return turn;
 }
 
 function placeholderTurn(role: Turn["role"]): Turn {
@@ -395,13 +429,17 @@ function mergeSameRole(turns: Turn[]): Turn[] {
   for (const turn of turns) {
     const previous = out[out.length - 1];
     if (previous && previous.role === turn.role) {
-      out[out.length - 1] = {
+      const merged: Turn = {
         role: turn.role,
         text: [previous.text, turn.text].filter((text) => text !== "").join("\n"),
         images: [...previous.images, ...turn.images],
         toolCalls: [...previous.toolCalls, ...turn.toolCalls],
         toolResults: [...previous.toolResults, ...turn.toolResults],
       };
+      // Kiro takes one reasoning per entry: the first turn's, which opened the reply.
+      const reasoning = previous.reasoning ?? turn.reasoning;
+      if (reasoning) merged.reasoning = reasoning;
+      out[out.length - 1] = merged;
     } else out.push(turn);
   }
   return out;
@@ -443,9 +481,17 @@ function contentOf(text: string): string {
   return text.trim() === "" ? EMPTY_PLACEHOLDER : text;
 }
 
-function toHistoryEntry(turn: Turn, modelId: string, toolNames: ToolNameMap): KiroHistoryEntry {
+function toHistoryEntry(
+  turn: Turn,
+  modelId: string,
+  toolNames: ToolNameMap,
+  sendReasoning: boolean,
+): KiroHistoryEntry {
   if (turn.role === "user") return { userInputMessage: toUserInput(turn, modelId, toolNames) };
   const message: KiroAssistantResponseMessage = { content: contentOf(turn.text) };
+  if (sendReasoning && turn.reasoning) {
+    message.reasoningContent = toReasoningContent(turn.reasoning);
+  }
   if (turn.toolCalls.length > 0) {
     message.toolUses = turn.toolCalls.map((call) => ({
       name: toolNames.toKiro(call.name),
@@ -454,6 +500,11 @@ function toHistoryEntry(turn: Turn, modelId: string, toolNames: ToolNameMap): Ki
     }));
   }
   return { assistantResponseMessage: message };
+}
+
+function toReasoningContent(reasoning: SignedReasoning): KiroReasoningContent {
+  if (reasoning.type === "redacted") return { redactedContent: reasoning.data };
+  return { reasoningText: { text: reasoning.text, signature: reasoning.signature } };
 }
 
 function toUserInput(turn: Turn, modelId: string, toolNames: ToolNameMap): KiroUserInputMessage {

@@ -8,6 +8,7 @@ import {
   normalizeModelName,
 } from "../../src/kiro/models.ts";
 import { within } from "../helpers.ts";
+import { NATIVE_REASONING_SCHEMA } from "../fake_kiro.ts";
 
 Deno.test("normalizeModelName turns client names into Kiro ids", async (t) => {
   const cases: [string, string][] = [
@@ -156,6 +157,7 @@ function startFakeManagement(): FakeManagement {
           modelId: "claude-opus-5",
           modelName: "Claude Opus 5",
           tokenLimits: { maxInputTokens: 500000 },
+          additionalModelRequestFieldsSchema: NATIVE_REASONING_SCHEMA,
         },
         { modelName: "no id, skipped" },
       ],
@@ -212,7 +214,14 @@ Deno.test("ModelCatalog loads every page of ListAvailableModels", async () => {
     modelId: "claude-opus-5",
     source: "cache",
     contextWindow: 500_000,
+    nativeReasoning: {
+      style: "output_config",
+      efforts: ["low", "medium", "high", "max"],
+      defaultEffort: "high",
+      displays: ["summarized", "omitted"],
+    },
   });
+  assert.equal(models.resolve("claude-sonnet-4.5").nativeReasoning, undefined);
   assert.equal(models.resolve("claude-haiku-4-5").source, "passthrough");
 });
 

@@ -666,3 +666,69 @@ Deno.test("withTruncationNotices applies the notices once so retries can rebuild
   assert.deepEqual(retry, first, "every attempt sends the same notices");
   assert.ok(JSON.stringify(first).includes("[System Notice] Your"));
 });
+
+Deno.test("the builder asks models with reasoning fields natively", async (t) => {
+  const fields = {
+    thinking: { type: "adaptive", display: "summarized" },
+    output_config: { effort: "high" },
+  };
+  const signed: ChatMessage = {
+    ...assistant("Hello."),
+    reasoning: { type: "text", text: "Greet back.", signature: "KIRO-SIG" },
+  };
+  const redacted: ChatMessage = {
+    ...assistant("Sure.", [call("c1")]),
+    reasoning: { type: "redacted", data: "UkVE" },
+  };
+  const conversation = chat(
+    [
+      user("Hi"),
+      signed,
+      user("Run ls"),
+      redacted,
+      user("", { toolResults: [result("c1")] }),
+    ],
+    { system: "Be brief.", tools: [BASH], thinking: { enabled: true, budgetTokens: 4000 } },
+  );
+  const on = defaultConfig({ fakeReasoning: true, truncationRecovery: false });
+  const nativePayload = (request: ChatRequest) =>
+    buildKiroRequest(request, {
+      modelId: "claude-opus-4.6",
+      profileArn: ARN,
+      conversationId: CONVERSATION_ID,
+      config: on,
+      reasoningFields: fields,
+    }).payload;
+
+  await t.step("the fields go top level, without thinking tags or their system block", () => {
+    const payload = nativePayload(conversation);
+    assert.deepEqual(payload.additionalModelRequestFields, fields);
+    const history = payload.conversationState.history ?? [];
+    const firstUser = history[0] as { userInputMessage: { content: string } };
+    assert.doesNotMatch(firstUser.userInputMessage.content, /Extended Thinking Mode/);
+    assert.doesNotMatch(current(payload).content, /thinking_mode/);
+    assertValidPayload(payload);
+  });
+
+  await t.step("signed and redacted reasoning go back on their history entries", () => {
+    const history = nativePayload(conversation).conversationState.history ?? [];
+    assert.deepEqual(history[1], {
+      assistantResponseMessage: {
+        content: "Hello.",
+        reasoningContent: { reasoningText: { text: "Greet back.", signature: "KIRO-SIG" } },
+      },
+    });
+    const toolTurn = history[3] as { assistantResponseMessage: { reasoningContent?: unknown } };
+    assert.deepEqual(toolTurn.assistantResponseMessage.reasoningContent, {
+      redactedContent: "UkVE",
+    });
+  });
+
+  await t.step("without the fields, reasoning is never sent and tags are used", () => {
+    const payload = build(conversation, on);
+    assert.equal(payload.additionalModelRequestFields, undefined);
+    const entries = (payload.conversationState.history ?? []).map((entry) => JSON.stringify(entry));
+    assert.ok(entries.every((entry) => !entry.includes("reasoningContent")));
+    assert.match(current(payload).content, /^<thinking_mode>enabled<\/thinking_mode>/);
+  });
+});

@@ -4,7 +4,10 @@
  * Choices beyond the spec:
  * - The texts of a message's `text` blocks are joined with "\n" so separate blocks (Claude
  *   Code's reminders, then the prompt) do not run into each other.
- * - `thinking` and `redacted_thinking` blocks in history are dropped: Kiro never sees them.
+ * - `thinking` blocks whose signature the gateway made from Kiro's, and `redacted_thinking`
+ *   blocks whose data it made, go back to Kiro with their turn (spec §8.6); all other reasoning
+ *   blocks (the placeholder signature of tag-derived thinking, other providers' signatures)
+ *   are dropped.
  * - `document` blocks with a plain-text source become text; other documents (PDF, URL, file)
  *   are dropped with a warning, and block types the gateway does not know with a debug line.
  * - URL images are fetched (http and https only, with a timeout, a size cap, an `image/*`
@@ -32,6 +35,7 @@ import type {
 } from "../../core/chat.ts";
 import { describeHits } from "../../core/web_search.ts";
 import { emptyMessage } from "../../core/chat.ts";
+import { fromClientRedacted, fromClientSignature } from "../../core/signatures.ts";
 import { fetchImage, type ImageFetcher, parseDataUrl } from "../../core/images.ts";
 import { type ThinkingConfig, thinkingFromAnthropic } from "../../core/thinking_budget.ts";
 import { GatewayError } from "../../errors.ts";
@@ -193,8 +197,21 @@ async function toChatMessage(
         });
         break;
       }
-      case "thinking":
-      case "redacted_thinking":
+      case "thinking": {
+        const signature = fromClientSignature(block.signature);
+        if (message.role === "assistant" && signature !== undefined && !chat.reasoning) {
+          const text = typeof block.thinking === "string" ? block.thinking : "";
+          chat.reasoning = { type: "text", text, signature };
+        }
+        break;
+      }
+      case "redacted_thinking": {
+        const data = fromClientRedacted(block.data);
+        if (message.role === "assistant" && data !== undefined && !chat.reasoning) {
+          chat.reasoning = { type: "redacted", data };
+        }
+        break;
+      }
       case "tool_reference":
         break;
       case "document": {

@@ -118,8 +118,17 @@ const WebSearchToolResultBlock = z.looseObject({
   content: z.unknown(),
 });
 
-const ThinkingBlock = z.looseObject({ type: z.literal("thinking") });
-const RedactedThinkingBlock = z.looseObject({ type: z.literal("redacted_thinking") });
+// Reasoning blocks are checked loosely: only the gateway's own signatures are read back, and a
+// malformed foreign block is dropped rather than failing the request.
+const ThinkingBlock = z.looseObject({
+  type: z.literal("thinking"),
+  thinking: z.unknown().optional(),
+  signature: z.unknown().optional(),
+});
+const RedactedThinkingBlock = z.looseObject({
+  type: z.literal("redacted_thinking"),
+  data: z.unknown().optional(),
+});
 
 const ContentBlock = blockSchema({
   text: TextBlock,
