@@ -67,19 +67,25 @@ export class KiroBackend implements ChatBackend {
     const { config, client, models, counter, truncation } = this.#options;
     const logger = context.logger ?? this.#options.logger;
     const capture = context.capture;
-    // The first request waits for the catalogue, which says which models reason natively;
-    // later ones refresh it in the background. load() never rejects.
-    if (models.loadedAt === undefined) await models.load();
-    else void models.load();
-    const model = models.resolve(chat.model);
+    // The first request waits for the catalogue, which says which models reason natively,
+    // once the token is ready (so both share one refresh); later ones refresh it in the
+    // background. load() never rejects.
+    const firstLoad = models.loadedAt === undefined;
+    if (!firstLoad) void models.load();
+    let model = models.resolve(chat.model);
     // Notices are one-shot, so they are taken once here, not once per upstream attempt.
     const prepared = config.truncationRecovery ? withTruncationNotices(chat, truncation) : chat;
     const conversationId = crypto.randomUUID();
     let toolNames: ToolNameMap | undefined;
     let lastPayload: unknown;
-    const sendWith = (native: NativeChoice) =>
+    let native: NativeChoice = { native: false };
+    let forceTags = false;
+    const sendOnce = () =>
       client.send({
+        beforeFirstAttempt: firstLoad ? () => models.load() : undefined,
         buildBody: (access) => {
+          model = models.resolve(chat.model);
+          native = forceTags ? { native: false } : this.#nativeChoice(model, chat);
           const built = buildKiroRequest(prepared, {
             modelId: model.modelId,
             profileArn: access.profileArn,
@@ -105,18 +111,17 @@ export class KiroBackend implements ChatBackend {
         likelyCause: () =>
           lastPayload === undefined ? undefined : describeLikelyCause(lastPayload as never),
       }, signal);
-    let native = this.#nativeChoice(model, chat);
     let body: ReadableStream<Uint8Array>;
     try {
-      body = await sendWith(native);
+      body = await sendOnce();
     } catch (err) {
       if (!native.fields || !isRejection(err)) throw err;
       logger.warn("Kiro rejected the native reasoning fields: retrying with thinking tags", {
         model: model.modelId,
         error: err.message,
       });
-      native = { native: false };
-      body = await sendWith(native);
+      forceTags = true;
+      body = await sendOnce();
       this.#nativeRejected.set(model.modelId, this.#now() + NATIVE_REJECTION_TTL_MS);
       logger.warn("Kiro took the request without native reasoning: using tags for this model", {
         model: model.modelId,

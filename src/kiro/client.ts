@@ -51,6 +51,11 @@ export type RetryReason =
 export interface SendOptions {
   /** Called before each attempt with fresh credentials; returns the JSON body to send. */
   buildBody: (access: KiroAccess) => string;
+  /**
+   * Awaited once, when credentials are ready and before the first attempt, outside the
+   * first-byte timeout (the backend loads the model catalogue there, with the same token).
+   */
+  beforeFirstAttempt?: () => Promise<void>;
   /** The Kiro model id, named in errors such as INVALID_MODEL_ID. */
   modelId?: string;
   /** Enriches a 400 "Improperly formed request" message with what the gateway knows. */
@@ -149,6 +154,7 @@ export class KiroClient {
     let timeouts = 0;
     let lastFailure: GatewayError | undefined;
     let access = await tokens.getAccess();
+    await policy.beforeFirstAttempt?.();
     while (true) {
       const result = await policy.exchange(access);
       if (result.kind === "ok") {
