@@ -496,3 +496,134 @@ Deno.test("a client that leaves in the middle of a loop aborts the upstream call
     await within(second!.cancelled, 5000, "the second round's cancellation");
   });
 });
+
+/** Codex's web_search tool as Codex 0.171 declares it in every request. */
+const CODEX_WEB_SEARCH = {
+  type: "web_search",
+  external_web_access: true,
+  search_content_types: ["text", "image"],
+} as unknown as OpenAI.Responses.Tool;
+
+const SHELL_TOOL: OpenAI.Responses.Tool = {
+  type: "function",
+  name: "shell",
+  description: "Runs a shell command",
+  parameters: {
+    type: "object",
+    properties: { command: { type: "array", items: { type: "string" } } },
+    required: ["command"],
+  },
+  strict: false,
+};
+
+Deno.test("Responses: Codex's web_search tool runs the loop; searches are web_search_call items", async (t) => {
+  await using gw = await startE2eGateway({ fakeReasoning: false });
+  const rounds = () => [
+    round("Checking.", [["tooluse_s1", "web_search", { query: "deno 2 lts" }]]),
+    round("", [["tooluse_s2", "web_search", { query: FAILING_QUERY }]]),
+    round("Pinning it.", [["tooluse_c1", "shell", { command: ["deno", "--version"] }]]),
+  ];
+  const params = {
+    model: "claude-sonnet-4.5",
+    instructions: "You are a coding agent.",
+    input: "Which Deno version is LTS?",
+    tools: [SHELL_TOOL, CODEX_WEB_SEARCH],
+    store: false,
+  };
+  const client = openai(gw.url);
+  gw.kiro.replay(...rounds());
+  const created = await client.responses.create(params);
+  gw.kiro.replay(...rounds());
+  const stream = await client.responses.create({ ...params, stream: true });
+  const events: OpenAI.Responses.ResponseStreamEvent[] = [];
+  for await (const event of stream) events.push(event);
+  const completed = events.find((event) => event.type === "response.completed");
+  assert.ok(completed?.type === "response.completed");
+  for (const [name, response] of [["create", created], ["stream", completed.response]] as const) {
+    await t.step(`${name}: text, both searches in order, then the client's call`, () => {
+      const output = response.output as unknown as Array<Record<string, unknown>>;
+      assert.deepEqual(output.map((item) => item.type), [
+        "message",
+        "web_search_call",
+        "web_search_call",
+        "message",
+        "function_call",
+      ]);
+      const [, found, failed, , call] = output;
+      assert.equal(found!.status, "completed");
+      assert.deepEqual(found!.action, {
+        type: "search",
+        query: "deno 2 lts",
+        sources: fakeSearchResults("deno 2 lts").map((hit) => ({ type: "url", url: hit.url })),
+      });
+      assert.match(String(found!.id), /^ws_/);
+      assert.equal(failed!.status, "failed");
+      assert.deepEqual(failed!.action, { type: "search", query: FAILING_QUERY, sources: [] });
+      assert.equal(call!.name, "shell");
+      assert.equal(call!.call_id, "tooluse_c1");
+      assert.equal(response.status, "completed");
+    });
+  }
+  await t.step("stream: each search has its standard events, as it happens", () => {
+    const searchEvents = events.filter((event) =>
+      event.type.startsWith("response.web_search_call.") ||
+      (event.type.startsWith("response.output_item.") &&
+        (event as { item: { type: string } }).item.type === "web_search_call")
+    ).map((event) => event.type);
+    const one = [
+      "response.output_item.added",
+      "response.web_search_call.in_progress",
+      "response.web_search_call.searching",
+      "response.web_search_call.completed",
+      "response.output_item.done",
+    ];
+    assert.deepEqual(searchEvents, [...one, ...one]);
+    const sequence = events.map((event) => event.sequence_number);
+    assert.deepEqual(sequence, [...sequence].sort((a, b) => a - b));
+  });
+  await t.step("Kiro was offered web_search next to the client's tool", async () => {
+    assert.deepEqual(toolNamesOf(await gw.kiro.nextRequest(GENERATE_PATH)).sort(), [
+      "shell",
+      "web_search",
+    ]);
+  });
+});
+
+Deno.test("Responses: with WEB_SEARCH=off Codex's web_search tool is left out, not refused", async () => {
+  await using gw = await startE2eGateway({ fakeReasoning: false, webSearch: "off" });
+  gw.kiro.replay(round("Hi."));
+  const response = await openai(gw.url).responses.create({
+    model: "claude-sonnet-4.5",
+    input: "Hi",
+    tools: [SHELL_TOOL, CODEX_WEB_SEARCH],
+    store: false,
+  });
+  assert.equal(response.output_text, "Hi.");
+  assert.deepEqual(toolNamesOf(await gw.kiro.nextRequest(GENERATE_PATH)), ["shell"]);
+  assert.equal(gw.kiro.requests.filter((r) => r.path === MCP_PATH).length, 0);
+});
+
+Deno.test("Responses: a web_search_call item sent back tells the model what it searched", async () => {
+  await using gw = await startE2eGateway({ fakeReasoning: false });
+  gw.kiro.replay(round("2.9."));
+  await openai(gw.url).responses.create({
+    model: "claude-sonnet-4.5",
+    store: false,
+    input: [
+      { role: "user", content: "Latest Deno?" },
+      {
+        type: "web_search_call",
+        id: "ws_1",
+        status: "completed",
+        action: { type: "search", query: "deno latest" },
+      } as unknown as OpenAI.Responses.ResponseInputItem,
+      { role: "assistant", content: "Deno 2.9." },
+      { role: "user", content: "Pin it." },
+    ],
+  });
+  const payload = payloadOf(await gw.kiro.nextRequest(GENERATE_PATH));
+  const assistant = payload.conversationState.history.find((entry) =>
+    entry.assistantResponseMessage
+  )!.assistantResponseMessage!;
+  assert.equal(assistant.content, '(Searched the web for "deno latest".)\n\nDeno 2.9.');
+});

@@ -17,8 +17,15 @@
  * - `tool_choice: "none"` sends no tools; `required` and a named tool are carried on the
  *   ChatRequest as `toolChoice`; `text.format` as `responseFormat`; `prompt_cache_key` as
  *   `promptCacheKey`.
- * - Item types the gateway does not know (`web_search_call`, `compaction`, `item_reference`…)
- *   are dropped, never rejected.
+ * - A `web_search` tool (any `web_search*` type) turns on the gateway's web search loop
+ *   (core/web_search.ts); the searches come back as `web_search_call` items. Codex declares
+ *   it in every request, so it counts as implicit: with WEB_SEARCH=off it is left out rather
+ *   than refused. `external_web_access: false` (cached results only) cannot be served and
+ *   leaves it out too; `filters.allowed_domains` filters the results.
+ * - `web_search_call` items in the input become assistant text naming the query, so the model
+ *   knows what it searched; their results are not in the item (the answer after them is).
+ * - Item types the gateway does not know (`compaction`, `item_reference`…) are dropped, never
+ *   rejected.
  */
 import type { Config } from "../../config.ts";
 import {
@@ -30,6 +37,7 @@ import {
   type ToolCall,
   type ToolChoice,
   type ToolDefinition,
+  type WebSearchSettings,
 } from "../../core/chat.ts";
 import { fetchImage, type ImageFetcher, parseDataUrl } from "../../core/images.ts";
 import { thinkingFromEffort } from "../../core/thinking_budget.ts";
@@ -175,8 +183,13 @@ export async function toChatRequest(
         user.images.push(...await images.read(output.output, `${path}.output`));
         break;
       }
+      case "web_search_call": {
+        const query = searchQueryOf(item);
+        if (query) appendText(turn("assistant"), `(Searched the web for "${query}".)`);
+        break;
+      }
       default:
-        // reasoning, web_search_call, item_reference, compaction and unknown types.
+        // reasoning, item_reference, compaction and unknown types.
         break;
     }
   }
@@ -203,9 +216,33 @@ export async function toChatRequest(
   if (body.prompt_cache_key) chat.promptCacheKey = body.prompt_cache_key.slice(0, 200);
   const responseFormat = toResponseFormat(body.text?.format);
   if (responseFormat) chat.responseFormat = responseFormat;
+  const webSearch = body.tool_choice === "none" ? undefined : toWebSearch(body.tools ?? []);
+  if (webSearch) chat.webSearch = webSearch;
   const toolChoice = toToolChoice(body.tool_choice);
   if (toolChoice && chat.tools.length > 0) chat.toolChoice = toolChoice;
   return { chat, calls, items };
+}
+
+/** The web search a `web_search*` tool asks for (see the module comment). */
+function toWebSearch(tools: ResponsesTool[]): WebSearchSettings | undefined {
+  const tool = tools.find((candidate) => candidate.type.startsWith("web_search"));
+  if (!tool || tool.external_web_access === false) return undefined;
+  const settings: WebSearchSettings = { mode: "loop", implicit: true };
+  const allowed = (tool.filters as { allowed_domains?: unknown } | null | undefined)
+    ?.allowed_domains;
+  if (Array.isArray(allowed)) {
+    const domains = allowed.filter((domain): domain is string => typeof domain === "string");
+    if (domains.length > 0) settings.allowedDomains = domains;
+  }
+  return settings;
+}
+
+/** The query of a `web_search_call` input item, when it has one. */
+function searchQueryOf(item: InputItem): string | undefined {
+  const action = (item as { action?: { query?: unknown } | null }).action;
+  return typeof action?.query === "string" && action.query.trim() !== ""
+    ? action.query.trim()
+    : undefined;
 }
 
 function appendText(message: ChatMessage, text: string): void {

@@ -2,7 +2,7 @@
  * Responses reply JSON: the `response` object (also inside the stream's `response.*` events),
  * its output items and usage with all five integers Codex requires (spec §7.7).
  */
-import type { StopReason, Usage } from "../../core/chat.ts";
+import type { StopReason, Usage, WebSearchHit } from "../../core/chat.ts";
 import type { CollectedReply } from "../../core/collect.ts";
 import { toToolArguments } from "../../core/tool_args.ts";
 import { type CallKind, CUSTOM_INPUT_FIELD } from "./request.ts";
@@ -120,6 +120,26 @@ export function messageItem(id: string, text: string): OutputItem {
   };
 }
 
+/**
+ * A finished web search the gateway ran, as a `web_search_call` item: `failed` when the
+ * search failed (no sources are made up), else `completed` with the result URLs as sources.
+ */
+export function webSearchCallItem(
+  id: string,
+  search: { query: string; results: WebSearchHit[]; error?: unknown },
+): OutputItem {
+  return {
+    id,
+    type: "web_search_call",
+    status: search.error ? "failed" : "completed",
+    action: {
+      type: "search",
+      query: search.query,
+      sources: search.results.map((hit) => ({ type: "url", url: hit.url })),
+    },
+  };
+}
+
 /** A reasoning item with its summary text. */
 export function reasoningItem(id: string, text: string): OutputItem {
   return { id, type: "reasoning", summary: [{ type: "summary_text", text }] };
@@ -207,7 +227,17 @@ export function buildResponse(
 ): { response: Record<string, unknown>; output: OutputItem[] } {
   const output: OutputItem[] = [];
   if (reply.reasoning !== "") output.push(reasoningItem(ctx.newId("rs_"), reply.reasoning));
-  if (reply.text !== "") output.push(messageItem(ctx.newId("msg_"), reply.text));
+  if (reply.segments.length === 0 && reply.text !== "") {
+    output.push(messageItem(ctx.newId("msg_"), reply.text));
+  }
+  // With web searches, the texts of the rounds and the searches keep their order.
+  for (const segment of reply.segments) {
+    if (segment.type === "web_search") {
+      output.push(webSearchCallItem(ctx.newId("ws_"), segment.search));
+    } else if (segment.text !== "") {
+      output.push(messageItem(ctx.newId("msg_"), segment.text));
+    }
+  }
   const calls = ctx.body.parallel_tool_calls === false
     ? reply.toolCalls.slice(0, 1)
     : reply.toolCalls;

@@ -19,6 +19,7 @@ import {
   reasoningItem,
   type ResponseContext,
   statusOf,
+  webSearchCallItem,
 } from "./response.ts";
 
 /** How often `response.in_progress` is repeated while no event arrives, by default. */
@@ -51,6 +52,8 @@ export function responsesEvents(ctx: ResponsesStreamContext): Transformer<ChatEv
   let sequence = 0;
   let open: OpenItem | undefined;
   let calls = 0;
+  /** Web searches under way, by the event's id: their item id and output index. */
+  const searches = new Map<string, { id: string; index: number; query: string }>();
   let finished = false;
   let quiet = true;
   let timer: ReturnType<typeof setInterval> | undefined;
@@ -213,6 +216,41 @@ export function responsesEvents(ctx: ResponsesStreamContext): Transformer<ChatEv
     send(controller, "response.output_item.done", { output_index: index, item });
   };
 
+  const startSearch = (
+    controller: Controller,
+    event: Extract<ChatEvent, { type: "web_search_call" }>,
+  ) => {
+    closeOpen(controller);
+    const index = output.length;
+    const id = ctx.newId("ws_");
+    searches.set(event.id, { id, index, query: event.query });
+    send(controller, "response.output_item.added", {
+      output_index: index,
+      item: {
+        id,
+        type: "web_search_call",
+        status: "in_progress",
+        action: { type: "search", query: event.query },
+      },
+    });
+    send(controller, "response.web_search_call.in_progress", { output_index: index, item_id: id });
+    send(controller, "response.web_search_call.searching", { output_index: index, item_id: id });
+  };
+
+  const finishSearch = (
+    controller: Controller,
+    event: Extract<ChatEvent, { type: "web_search_result" }>,
+  ) => {
+    const search = searches.get(event.id);
+    if (!search) return;
+    searches.delete(event.id);
+    const { id, index } = search;
+    send(controller, "response.web_search_call.completed", { output_index: index, item_id: id });
+    const item = webSearchCallItem(id, { ...search, results: event.results, error: event.error });
+    output.push(item);
+    send(controller, "response.output_item.done", { output_index: index, item });
+  };
+
   const fail = (controller: Controller, err: GatewayError) => {
     finished = true;
     stopTimer();
@@ -267,6 +305,12 @@ export function responsesEvents(ctx: ResponsesStreamContext): Transformer<ChatEv
           return;
         case "tool_call":
           streamCall(controller, event);
+          return;
+        case "web_search_call":
+          startSearch(controller, event);
+          return;
+        case "web_search_result":
+          finishSearch(controller, event);
           return;
         case "reasoning_signature":
         case "redacted_reasoning":
