@@ -5,7 +5,9 @@
  *
  * Redis is a helper, never a dependency of a request: while it is unreachable every call goes to
  * a local fallback store, one warning is logged, describe() reports `connected: false`, and the
- * client reconnects with backoff by itself; calls go back to Redis as soon as it is ready again.
+ * client reconnects with backoff by itself. When Redis answers again, the values this instance
+ * wrote meanwhile (a token it refreshed, a cool-down it saw) are copied to it, then calls go back
+ * to Redis.
  */
 import { createClient, ErrorReply } from "@redis/client";
 import type { Logger } from "../log.ts";
@@ -160,6 +162,20 @@ export async function openRedisState(options: RedisStateOptions): Promise<RedisS
   return store;
 }
 
+/** A write made to the fallback during an outage, copied to Redis when it is back. */
+interface OutageWrite {
+  /** Undefined for a delete. */
+  value?: string;
+  /** Epoch ms after which the value is gone; undefined for no expiry. */
+  expiresAt?: number;
+}
+
+/** At most this many outage writes are kept for copying (the oldest are dropped first). */
+const MAX_OUTAGE_WRITES = 10_000;
+
+/** While Redis answers but did not answer in time, look again at most this often. */
+const PROBE_EVERY_MS = 1000;
+
 /** A StateStore in Redis, sealed with AES-GCM, with a local fallback while Redis is away. */
 export class RedisState implements StateStore {
   #client: RedisClient;
@@ -167,11 +183,16 @@ export class RedisState implements StateStore {
   #fallback: StateStore;
   #logger: Logger;
   #where: string;
-  /** True from the first failure until the client is ready again; one warning per outage. */
-  #down = false;
+  /** True while calls go to Redis: connected, and the outage's writes copied to it. */
+  #shared = false;
+  /** Whether this outage was reported; one warning per outage. */
+  #warned = false;
+  #resuming = false;
+  #nextProbeAt = 0;
+  #outageWrites = new Map<string, OutageWrite>();
+  #firstShared = Promise.withResolvers<void>();
   #undecryptableWarned = false;
   #closed = false;
-  #connecting: Promise<unknown>;
 
   /** Builds the client and starts connecting; use openRedisState, which also waits. */
   constructor(options: RedisStateOptions, cipher: StateCipher) {
@@ -194,9 +215,9 @@ export class RedisState implements StateStore {
       },
     });
     this.#client.on("error", (err: Error) => this.#lost(err));
-    this.#client.on("ready", () => this.#regained());
+    this.#client.on("ready", () => void this.#resume());
     // connect() settles only once connected; reconnection goes on by itself until close().
-    this.#connecting = this.#client.connect().catch((err: Error) => this.#lost(err));
+    this.#client.connect().catch((err: Error) => this.#lost(err));
   }
 
   /** Waits up to `waitMs` for the first connection; warns (once) when it did not come. */
@@ -205,42 +226,100 @@ export class RedisState implements StateStore {
     const waited = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, waitMs);
     });
-    await Promise.race([this.#connecting, waited]);
+    await Promise.race([this.#firstShared.promise, waited]);
     clearTimeout(timer);
-    if (this.#client.isReady) {
-      this.#logger.info("Sharing state through Redis", { redis: this.#where });
-    } else {
-      this.#lost(new Error(`no connection within ${waitMs} ms`));
-    }
+    if (!this.#shared) this.#lost(new Error(`no connection within ${waitMs} ms`));
   }
 
   #lost(err: Error): void {
-    if (this.#closed || this.#down) return;
-    this.#down = true;
+    if (this.#closed) return;
+    this.#shared = false;
+    if (this.#warned) return;
+    this.#warned = true;
     this.#logger.warn(
       "Redis is unreachable: serving from local state until it is back; instances do not share state meanwhile",
       { redis: this.#where, error: err.message },
     );
   }
 
-  #regained(): void {
-    if (!this.#down) return;
-    this.#down = false;
-    this.#logger.info("Redis is reachable again: sharing state resumes", { redis: this.#where });
+  /**
+   * Goes back to Redis: checks that it answers, copies the writes made to the fallback
+   * meanwhile (what this instance refreshed or recorded is then shared), and only then sends
+   * calls to it again. Writes arriving during the copy go to the fallback and are copied too.
+   */
+  async #resume(): Promise<void> {
+    if (this.#resuming || this.#shared || this.#closed) return;
+    this.#resuming = true;
+    try {
+      await this.#client.ping();
+      const copied = new Set<string>();
+      while (this.#outageWrites.size > 0) {
+        const [key, write] = this.#outageWrites.entries().next().value!;
+        await this.#copy(key, write);
+        // A newer write to the same key may have replaced the entry during the copy.
+        if (this.#outageWrites.get(key) === write) this.#outageWrites.delete(key);
+        copied.add(key);
+      }
+      this.#shared = true;
+      this.#firstShared.resolve();
+      // Only now: until the switch, reads of these keys were still served from the fallback.
+      for (const key of copied) await this.#fallback.delete(key);
+      if (this.#warned) {
+        this.#warned = false;
+        this.#logger.info("Redis is reachable again: sharing state resumes", {
+          redis: this.#where,
+          copiedWrites: copied.size,
+        });
+      } else {
+        this.#logger.info("Sharing state through Redis", { redis: this.#where });
+      }
+    } catch (err) {
+      this.#lost(err as Error);
+    } finally {
+      this.#resuming = false;
+    }
   }
 
-  /** Runs `remote` on Redis when it is ready, else (or when it fails to answer) `local`. */
+  async #copy(key: string, write: OutageWrite): Promise<void> {
+    const ttlMs = write.expiresAt === undefined ? undefined : write.expiresAt - Date.now();
+    if (write.value === undefined || (ttlMs !== undefined && ttlMs <= 0)) {
+      await this.#client.del(KEY_PREFIX + key);
+      return;
+    }
+    const sealed = await this.#cipher.seal(key, write.value);
+    await this.#client.set(
+      KEY_PREFIX + key,
+      sealed,
+      ttlMs === undefined ? undefined : { PX: Math.ceil(ttlMs) },
+    );
+  }
+
+  /** Remembers a write made to the fallback, to copy it to Redis when it is back. */
+  #remember(key: string, write: OutageWrite): void {
+    this.#outageWrites.delete(key); // re-inserted last: the copy keeps the order of writes
+    this.#outageWrites.set(key, write);
+    if (this.#outageWrites.size > MAX_OUTAGE_WRITES) {
+      const oldest = this.#outageWrites.keys().next().value!;
+      this.#outageWrites.delete(oldest);
+    }
+  }
+
+  /** Runs `remote` on Redis when it is shared, else (or when it fails to answer) `local`. */
   async #either<T>(
     remote: (client: RedisClient) => Promise<T>,
     local: () => Promise<T>,
   ): Promise<T> {
-    if (this.#client.isReady) {
+    if (this.#shared) {
       try {
         return await remote(this.#client);
       } catch (err) {
         if (err instanceof ErrorReply) throw err; // Redis answered: a bug, not an outage
         this.#lost(err as Error);
       }
+    } else if (this.#client.isReady && Date.now() >= this.#nextProbeAt) {
+      // Connected but it once failed to answer in time: no "ready" event will come, so look.
+      this.#nextProbeAt = Date.now() + PROBE_EVERY_MS;
+      void this.#resume();
     }
     return await local();
   }
@@ -276,14 +355,23 @@ export class RedisState implements StateStore {
         sealed,
         ttlMs === undefined ? undefined : { PX: Math.ceil(ttlMs) },
       );
-    }, () => this.#fallback.set(key, value, options));
+    }, () => {
+      this.#remember(key, {
+        value,
+        expiresAt: ttlMs === undefined ? undefined : Date.now() + ttlMs,
+      });
+      return this.#fallback.set(key, value, options);
+    });
   }
 
   /** See StateStore.delete. */
   delete(key: string): Promise<void> {
     return this.#either(async (client) => {
       await client.del(KEY_PREFIX + key);
-    }, () => this.#fallback.delete(key));
+    }, () => {
+      this.#remember(key, {});
+      return this.#fallback.delete(key);
+    });
   }
 
   /** See StateStore.tryLock. */
@@ -320,13 +408,15 @@ export class RedisState implements StateStore {
 
   /** See StateStore.describe. */
   describe(): StateDescription {
-    return { backend: "redis", connected: this.#client.isReady };
+    return { backend: "redis", connected: this.#shared };
   }
 
   /** See StateStore.close. Stops reconnecting and closes the fallback. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#shared = false;
+    this.#firstShared.resolve();
     try {
       this.#client.destroy();
     } catch {

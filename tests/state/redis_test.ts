@@ -160,7 +160,7 @@ Deno.test("Redis unreachable at start: serves from the fallback, warns once, sha
   }
 });
 
-Deno.test("Redis stopped mid-run: no call fails, one warning, sharing resumes after a restart", async () => {
+Deno.test("Redis stopped mid-run: no call fails, one warning, what was written meanwhile is copied back", async () => {
   await using tmp = await tempDir();
   await using server = new RedisServer(tmp.path);
   await server.start();
@@ -183,10 +183,24 @@ Deno.test("Redis stopped mid-run: no call fails, one warning, sharing resumes af
     assert.equal(await store.increment("n:during", 0), 20);
     assert.equal(warnings(log.records).length, 1);
 
+    await store.set("k:gone", "x");
+    await store.delete("k:gone");
+    await store.set("k:fading", "4", { ttlMs: 60_000 });
+
     const back = log.next(/reachable again/);
     await server.start();
     await back;
     assert.equal(store.describe().connected, true);
+    const copied = await server.dump();
+    assert.deepEqual([...copied.keys()].sort(), [`${KEY_PREFIX}k:during`, `${KEY_PREFIX}k:fading`]);
+    assert.equal(await store.get("k:during"), "2", "what was written meanwhile is now in Redis");
+    const admin = await server.client();
+    try {
+      const ttl = await admin.pTTL(`${KEY_PREFIX}k:fading`);
+      assert.ok(ttl > 50_000 && ttl <= 60_000, `ttl ${ttl}`);
+    } finally {
+      admin.destroy();
+    }
     await store.set("k:after", "3");
     assert.equal(await store.get("k:after"), "3");
     assert.ok((await server.dump()).has(`${KEY_PREFIX}k:after`));
