@@ -3,6 +3,7 @@ import { contextUsageFrame, meteringFrame, textFrame } from "../frames.ts";
 import { E2E_KEY, startE2eGateway } from "../e2e/gateway.ts";
 import type { ChatBackend } from "../../src/core/backend.ts";
 import { createFakeBackend } from "../fake_backend.ts";
+import { within } from "../helpers.ts";
 import { startTestGateway } from "../test_gateway.ts";
 import { histogramOf, labelValues, parseMetrics, valueOf } from "./prometheus_parse.ts";
 
@@ -253,4 +254,37 @@ Deno.test("a route with an id in its path is labelled by its pattern, not the ra
   assert.ok(routes.has("/v1/responses/{id}"), [...routes].join(", "));
   const status = await (await gateway.get("/status.json")).json();
   assert.equal(status.recent[0].route, "/v1/responses/{id}");
+});
+
+Deno.test("active_streams counts a stream while it is sent and drops when the client leaves", async () => {
+  const backend = createFakeBackend();
+  await using gateway = startTestGateway({ backend });
+  const activeStreams = async () =>
+    valueOf(
+      await parseMetrics(await (await gateway.get("/metrics")).text()),
+      "kiro_gateway_active_streams",
+    );
+  backend.script({
+    events: [
+      { type: "text", text: "Hello" },
+      { type: "end", stopReason: "end_turn", usage: { inputTokens: 1, outputTokens: 1 } },
+    ],
+    holdAfter: 1,
+  });
+  const res = await gateway.post("/v1/chat/completions", {
+    model: "claude-sonnet-4.5",
+    stream: true,
+    messages: [{ role: "user", content: "Hi" }],
+  });
+  const reader = res.body!.getReader();
+  await reader.read(); // the first chunk: the stream is under way
+  assert.equal(await activeStreams(), 1);
+  await reader.cancel();
+  await within(backend.cancelled);
+  let active = await activeStreams();
+  for (let tries = 0; active !== 0 && tries < 50; tries++) active = await activeStreams();
+  assert.equal(active, 0);
+  const metrics = await parseMetrics(await (await gateway.get("/metrics")).text());
+  const route = { route: "/v1/chat/completions" };
+  assert.equal(histogramOf(metrics, "kiro_gateway_time_to_first_byte_seconds", route)?.count, 1);
 });
