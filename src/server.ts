@@ -22,7 +22,7 @@ import {
 } from "./dialects/responses/handler.ts";
 import { CAPTURED_PATHS, type DebugRecorder } from "./debug_capture.ts";
 import { factFields, observeBackend, type RequestFacts, toRequestRecord } from "./request_facts.ts";
-import type { AccountsView } from "./ops/accounts.ts";
+import type { AccountSnapshot, AccountsView } from "./ops/accounts.ts";
 import { RequestJournal } from "./ops/journal.ts";
 import { GatewayMetrics } from "./ops/metrics.ts";
 import { fallbackModelLabel, type ModelLabeler } from "./ops/model_label.ts";
@@ -44,7 +44,7 @@ export interface ServerDeps extends HandlerDeps {
   metrics?: GatewayMetrics;
   /** The recent requests behind GET /status.json; made by createHandler when absent. */
   journal?: RequestJournal;
-  /** The Kiro accounts (the pool's read-only view); the operator views show them. */
+  /** The Kiro accounts (the pool's read-only view); /health and the operator views show them. */
   accounts?: AccountsView;
   /** The bounded `model` label of a client's model name; the built-in list when absent. */
   modelLabel?: ModelLabeler;
@@ -81,16 +81,19 @@ function buildRoutes(deps: ServerDeps, views: OpsViews): Map<string, Route> {
     Promise.resolve(
       Response.json({ status: "ok", message: "Kiro Gateway is running", version: VERSION }),
     );
-  const health: Handler = () =>
-    Promise.resolve(Response.json({
+  const health: Handler = async () => {
+    const accounts = await deps.accounts?.snapshot() ?? [];
+    return Response.json({
       // A shared store that is unreachable still serves from local state: degraded, not down.
-      status: deps.state.describe().connected ? "healthy" : "degraded",
+      status: healthStatus(accounts, deps.state.describe().connected),
       timestamp: new Date(deps.now()).toISOString(),
       version: VERSION,
       uptimeSeconds: Math.floor((deps.now() - deps.startedAt) / 1000),
       credentials: deps.credentials?.status() ?? null,
       state: deps.state.describe(),
-    }));
+      accounts,
+    });
+  };
   const models: Handler = (req, d) =>
     isAnthropicRequest(req) ? handleAnthropicModels(req, d) : handleOpenAiModels(req, d);
   const ops = (answer: (views: OpsViews) => Promise<Response>): Handler => () => answer(views);
@@ -153,6 +156,20 @@ function routeFor(routes: Map<string, Route>, path: string): Route | undefined {
   const route = routes.get(path);
   if (route || !path.startsWith(RESPONSE_PATH_PREFIX)) return route;
   return STORED_RESPONSE_ROUTE;
+}
+
+/**
+ * ok when every enabled account is ok and the state store is reachable, down when no account
+ * is ok, degraded in between.
+ */
+function healthStatus(
+  accounts: AccountSnapshot[],
+  stateConnected: boolean,
+): "ok" | "degraded" | "down" {
+  const enabled = accounts.filter((a) => a.status !== "disabled");
+  const ok = enabled.filter((a) => a.status === "ok").length;
+  if (enabled.length > 0 && ok === 0) return "down";
+  return ok === enabled.length && stateConnected ? "ok" : "degraded";
 }
 
 /** Compares two strings in time independent of where they differ. */

@@ -16,7 +16,7 @@ Deno.test("GET / and /health answer without a key and show no secrets", async ()
   assert.equal((await root.json()).status, "ok");
   const health = await fetch(`${gateway.url}/health`);
   const body = await health.json();
-  assert.equal(body.status, "healthy");
+  assert.equal(body.status, "ok");
   assert.equal(typeof body.version, "string");
   assert.equal(typeof body.uptimeSeconds, "number");
   assert.deepEqual(body.credentials, { source: "json_file", expiresAt: "2030-01-01T00:00:00Z" });
@@ -33,7 +33,7 @@ Deno.test("/health says degraded while the shared state store is unreachable", a
   assert.deepEqual(down.state, { backend: "redis", connected: false });
   connected = true;
   const up = await (await fetch(`${gateway.url}/health`)).json();
-  assert.equal(up.status, "healthy");
+  assert.equal(up.status, "ok");
 });
 
 Deno.test("the API key is accepted from either header and refused otherwise", async (t) => {

@@ -24,6 +24,7 @@ import {
 import { discoverProfileArn } from "./profile.ts";
 import { refreshAwsSsoOidc, refreshKiroDesktop, type RefreshResult } from "./refresh.ts";
 import { CREDENTIAL_CANDIDATES, expandHome, readJsonCredentials, statPath } from "./sources.ts";
+import type { SharedTokens, TokenPair } from "./shared_tokens.ts";
 import { readCliDatabase } from "./sqlite.ts";
 import { CredentialWriter, type WriteTarget } from "./write_back.ts";
 
@@ -74,7 +75,17 @@ export interface TokenSourceOptions {
   platform?: typeof Deno.build.os;
   /** Told how each refresh call ended (the metrics count these); not for reused tokens. */
   onRefresh?: (result: "success" | "failure") => void;
+  /** The account's refresh lock and published tokens, shared with other holders. */
+  shared?: SharedTokens;
+  /** Waits `ms` between polls of a refresh another holder runs; injectable for tests. */
+  sleep?: (ms: number) => Promise<void>;
 }
+
+/** How long the shared refresh lock is held at most (a dead holder loses it then). */
+export const REFRESH_LOCK_MS = 30_000;
+
+/** How often a waiter looks for the result of another holder's refresh. */
+const REFRESH_POLL_MS = 250;
 
 /** A token expiring within this many milliseconds is refreshed first. */
 export const REFRESH_THRESHOLD_MS = 600_000;
@@ -234,6 +245,9 @@ async function discoverSource(
   ]);
 }
 
+/** What #takeRefreshLock yields: a lock to release, "done" (another holder refreshed), or none. */
+type ReleaseLockResult = (() => Promise<void>) | "done" | undefined;
+
 /** A refresh under way, and the token whose 403 started it (none for a proactive refresh). */
 interface Flight {
   promise: Promise<void>;
@@ -261,6 +275,8 @@ class KiroTokenSource implements TokenSource {
   #lastRefreshAtMs: number | undefined;
   #lastError: string | undefined;
   #degradedUntilMs: number | undefined;
+  #shared: SharedTokens | undefined;
+  #sleep: (ms: number) => Promise<void>;
 
   constructor(
     config: Readonly<Config>,
@@ -281,6 +297,9 @@ class KiroTokenSource implements TokenSource {
     this.#tokenKey = loaded.tokenKey;
     this.#stateProfileArn = loaded.stateProfileArn;
     this.#fingerprint = machineFingerprint();
+    this.#shared = options.shared;
+    this.#sleep = options.sleep ??
+      ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     const target: WriteTarget = loaded.path === undefined
       ? { kind: "memory" }
       : loaded.kind === "kiro_cli_db"
@@ -411,9 +430,16 @@ class KiroTokenSource implements TokenSource {
         this.#degradedUntilMs = undefined;
         return;
       }
-      const result = await this.#refreshWithRetry();
-      await this.#apply(result);
-      this.#onRefresh?.("success");
+      if (await this.#adoptShared(rejectedToken)) return;
+      const release = await this.#takeRefreshLock(rejectedToken);
+      if (release === "done") return;
+      try {
+        const result = await this.#refreshWithRetry();
+        await this.#apply(result);
+        this.#onRefresh?.("success");
+      } finally {
+        await release?.();
+      }
     } catch (err) {
       this.#onRefresh?.("failure");
       const message = (err as Error).message;
@@ -433,6 +459,65 @@ class KiroTokenSource implements TokenSource {
       }
       this.#logger.error("Token refresh failed", { error: message });
       throw err;
+    }
+  }
+
+  /** Whether the current token is usable: not the one Kiro rejected, not expiring soon. */
+  #usable(rejectedToken: string | undefined): boolean {
+    const token = this.#snapshot.accessToken;
+    return token !== undefined && token !== rejectedToken && !this.#expiringSoon(this.#now());
+  }
+
+  /** Takes over a newer pair another holder published; true when it is usable. */
+  async #adoptShared(rejectedToken: string | undefined): Promise<boolean> {
+    const pair = await this.#shared?.read().catch(() => undefined);
+    if (pair === undefined) return false;
+    const s = this.#snapshot;
+    const newer = (pair.expiresAtMs ?? -Infinity) > (s.expiresAtMs ?? -Infinity) ||
+      (pair.accessToken !== s.accessToken && s.accessToken === rejectedToken);
+    if (!newer || pair.accessToken === rejectedToken) return false;
+    s.accessToken = pair.accessToken;
+    s.refreshToken = pair.refreshToken ?? s.refreshToken;
+    s.expiresAtMs = pair.expiresAtMs;
+    s.profileArn = pair.profileArn ?? s.profileArn;
+    if (!this.#usable(rejectedToken)) return false;
+    this.#degradedUntilMs = undefined;
+    this.#logger.debug("Using the access token another gateway instance refreshed");
+    return true;
+  }
+
+  /**
+   * Takes the shared refresh lock. While another holder has it, waits for its result (a newer
+   * token published or written to the source): "done" when one arrived, else the lock's
+   * release once taken. Without a SharedTokens there is nothing to take.
+   */
+  async #takeRefreshLock(
+    rejectedToken: string | undefined,
+  ): Promise<ReleaseLockResult> {
+    const shared = this.#shared;
+    if (shared === undefined) return undefined;
+    const deadline = this.#now() + REFRESH_LOCK_MS;
+    for (let waited = false;; waited = true) {
+      const release = await shared.lock(REFRESH_LOCK_MS);
+      if (release !== undefined && !waited) return release;
+      if (release !== undefined) {
+        // The holder we waited for may have finished just now: use its result if it is there.
+        if (!(await this.#adoptShared(rejectedToken)) && !this.#usable(rejectedToken)) {
+          return release;
+        }
+        await release();
+        return "done";
+      }
+      await this.#sleep(REFRESH_POLL_MS);
+      if (await this.#adoptShared(rejectedToken)) return "done";
+      await this.#reloadSource();
+      if (this.#usable(rejectedToken)) return "done";
+      if (this.#now() > deadline) {
+        throw new GatewayError(
+          "upstream_timeout",
+          "Cannot refresh Kiro token: another gateway instance holds the refresh lock and published no new token",
+        );
+      }
     }
   }
 
@@ -507,6 +592,17 @@ class KiroTokenSource implements TokenSource {
       profileArn: s.profileArn,
       region: this.#ssoRegion(),
       tokenKey: this.#tokenKey,
+    });
+    const pair: TokenPair = {
+      accessToken: result.accessToken,
+      refreshToken: s.refreshToken,
+      expiresAtMs,
+      profileArn: s.profileArn,
+    };
+    await this.#shared?.publish(pair).catch((err: unknown) => {
+      this.#logger.warn("Cannot publish the refreshed token to the shared state", {
+        error: (err as Error).message,
+      });
     });
   }
 

@@ -9,7 +9,7 @@ Deno.test("the gateway prints its bound address and stops cleanly on SIGTERM", a
   const url = await gateway.waitForUrl();
   assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
   const health = await fetch(`${url}/health`);
-  assert.equal((await health.json()).status, "healthy");
+  assert.equal((await health.json()).status, "ok");
   const result = await gateway.stop();
   assert.equal(result.code, 0, result.stderr);
   assert.match(result.stdout, /Shutting down/);

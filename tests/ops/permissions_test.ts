@@ -149,7 +149,7 @@ Deno.test("paths outside the allowed set are refused with the flag to add", asyn
     });
     const url = await gateway.waitForUrl();
     const res = await fetch(`${url}/health`);
-    assert.equal((await res.json()).status, "healthy");
+    assert.equal((await res.json()).status, "ok");
   });
   await t.step("--env-file outside: the read itself is refused with the flag named", async () => {
     const path = join(outside, "other.env");

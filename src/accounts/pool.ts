@@ -1,0 +1,521 @@
+/**
+ * The account pool (spec §6.8, §9.6): several Kiro accounts behind one ChatBackend. Each
+ * account has its own token lifecycle, client and model catalogue, and a request only ever
+ * uses one account per attempt. An account is chosen before the first byte (sticky: keep one
+ * until it fails; balanced: fewest in flight, then fewest recent failures, then least recently
+ * used, with conversation affinity); a failure that another account could avoid moves the
+ * request on, never to an account it already tried.
+ *
+ * Health (failures, cool-downs, dead and suspended accounts), in-flight counts and request
+ * counts live in the StateStore, so a restart keeps them and instances sharing a Redis store
+ * share them. A pool of one account (no KIRO_ACCOUNTS_FILE) is never held back by its health:
+ * its own errors reach the client as before.
+ */
+import { createHash } from "node:crypto";
+import type { TokenSource } from "../auth/token_source.ts";
+import type { AccountStrategy } from "../config.ts";
+import type { ChatBackend, ModelInfo, SendContext } from "../core/backend.ts";
+import type { ChatEvent, ChatRequest } from "../core/chat.ts";
+import { GatewayError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { KiroClient } from "../kiro/client.ts";
+import type { ModelCatalog } from "../kiro/models.ts";
+import type { StateStore } from "../state/state.ts";
+import { type AccountEntry, sourceStamp } from "./entries.ts";
+import {
+  classifyFailure,
+  cooldownMs,
+  describeFailure,
+  type FailureClass,
+  MAX_COOLDOWN_MS,
+} from "./health.ts";
+
+/** What /health shows of an account's state. */
+export type AccountStatus = "ok" | "cooling" | "dead" | "suspended" | "disabled";
+
+/** The parts of one usable account. */
+export interface AccountParts {
+  tokens: TokenSource;
+  /** Its Kiro client (chat and MCP calls with its token and profile). */
+  client: KiroClient;
+  models: ModelCatalog;
+  backend: ChatBackend;
+}
+
+/** One account of the pool: its entry and, when enabled, its parts. */
+export interface PoolAccount {
+  entry: AccountEntry;
+  /** Undefined for disabled entries. */
+  parts?: AccountParts;
+  /** Errors its token source threw (a failed refresh), to tell them from chat errors. */
+  refreshErrors: WeakSet<object>;
+}
+
+/** A read-only view of one account, for /health, metrics and the status page. */
+export interface AccountReport {
+  /** The entry's name, or a short id; never a path or a token. */
+  name: string;
+  status: AccountStatus;
+  /** Consecutive failures (reset by a success). */
+  failures: number;
+  /** When the current cool-down ends (ISO 8601), while cooling or suspended. */
+  cooldownUntil?: string;
+  inFlight: number;
+  requests: number;
+  /** Credit left this period, when known (GetUsageLimits); never a guess. */
+  creditLeft?: number;
+  /** When the current access token expires (ISO 8601), when known. */
+  tokenExpiresAt?: string;
+  /** Why it last failed, while it is not ok. */
+  reason?: string;
+}
+
+/** Health of one account as stored under `account:<id>:health` (failures are a counter). */
+interface StoredHealth {
+  cooldownUntil?: number;
+  reason?: string;
+  /** Set when a refresh was rejected: the source's stamp then; dead until it changes. */
+  deadStamp?: string;
+  suspended?: boolean;
+  lastFailureAt?: number;
+  lastUsedAt?: number;
+}
+
+/** Options of AccountPool. */
+export interface AccountPoolOptions {
+  accounts: PoolAccount[];
+  state: StateStore;
+  strategy: AccountStrategy;
+  /** The first cool-down (ACCOUNT_COOLDOWN_SECONDS), doubled per consecutive failure. */
+  cooldownMs: number;
+  logger: Logger;
+  /** The clock in epoch milliseconds. */
+  now?: () => number;
+}
+
+/** How long an in-flight count survives without a change (a crashed instance's fade). */
+const IN_FLIGHT_TTL_MS = 15 * 60_000;
+/** The window of "recent" failures for balanced ordering. */
+const RECENT_FAILURES_TTL_MS = 60 * 60_000;
+/** How long a conversation stays bound to an account without a request. */
+export const AFFINITY_TTL_MS = 60 * 60_000;
+/** How long one half-open probe may take before another request may probe. */
+const PROBE_LOCK_MS = 5 * 60_000;
+
+/** Store keys of one account. */
+function keys(id: string) {
+  return {
+    health: `account:${id}:health`,
+    failures: `account:${id}:failures`,
+    recentFailures: `account:${id}:recent-failures`,
+    inFlight: `account:${id}:inflight`,
+    requests: `account:${id}:requests`,
+    probe: `account:${id}:probe`,
+    usage: `account:${id}:usage`,
+  };
+}
+
+const CURRENT_KEY = "pool:current";
+
+/** An account's state as read for one selection. */
+interface AccountView {
+  account: PoolAccount;
+  health: StoredHealth;
+  failures: number;
+  inFlight: number;
+  recentFailures: number;
+  status: AccountStatus;
+  /** Its cool-down is over but it has failed: one probe request may try it (half-open). */
+  halfOpen: boolean;
+}
+
+/** The account chosen for one attempt, with the probe lock it holds, if any. */
+interface Choice {
+  account: PoolAccount;
+  probeToken?: string;
+}
+
+/** The accounts, their health and the choice of account for each request. */
+export class AccountPool implements ChatBackend {
+  #accounts: PoolAccount[];
+  #live: PoolAccount[];
+  #state: StateStore;
+  #strategy: AccountStrategy;
+  #cooldownMs: number;
+  #logger: Logger;
+  #now: () => number;
+
+  constructor(options: AccountPoolOptions) {
+    this.#accounts = options.accounts;
+    this.#live = options.accounts.filter((a) => a.parts !== undefined);
+    if (this.#live.length === 0) throw new Error("An account pool needs an enabled account");
+    this.#state = options.state;
+    this.#strategy = options.strategy;
+    this.#cooldownMs = options.cooldownMs;
+    this.#logger = options.logger;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Every configured account, enabled or not, in file order. */
+  get accounts(): readonly PoolAccount[] {
+    return this.#accounts;
+  }
+
+  /**
+   * Sends `chat` through one account after another until one answers (see ChatBackend.send).
+   * Rejects with the request's own error, the single account's error, or an
+   * `accounts_unavailable` error naming each account's reason, with Retry-After.
+   */
+  async send(
+    chat: ChatRequest,
+    signal: AbortSignal,
+    context: SendContext = {},
+  ): Promise<ReadableStream<ChatEvent>> {
+    const tried = new Set<string>();
+    const failures = new Map<string, string>();
+    let lastError: GatewayError | undefined;
+    const affinity = this.#strategy === "balanced" ? affinityKey(chat, context) : undefined;
+    while (true) {
+      const choice = await this.#choose(chat, tried, affinity);
+      if (choice === undefined) break;
+      const { account } = choice;
+      const { id, name } = account.entry;
+      tried.add(id);
+      const k = keys(id);
+      await this.#state.increment(k.requests);
+      await this.#state.increment(k.inFlight, 1, { ttlMs: IN_FLIGHT_TTL_MS });
+      let events: ReadableStream<ChatEvent>;
+      try {
+        events = await account.parts!.backend.send(chat, signal, context);
+      } catch (err) {
+        await this.#state.increment(k.inFlight, -1, { ttlMs: IN_FLIGHT_TTL_MS });
+        if (signal.aborted || !(err instanceof GatewayError)) {
+          await this.#releaseProbe(choice);
+          throw err;
+        }
+        const failure = classifyFailure(err, account.refreshErrors.has(err));
+        await this.#recordFailure(choice, failure, err);
+        if (failure === "fatal") throw err;
+        if (this.#live.length === 1) throw err;
+        this.#logger.warn("Kiro account failed; trying the next one", {
+          account: name,
+          failure,
+          error: err.message,
+        });
+        failures.set(id, describeFailure(err));
+        lastError = err;
+        continue;
+      }
+      await this.#recordSuccess(choice, affinity);
+      context.onAccount?.(name);
+      return this.#countedUntilEnd(events, k.inFlight);
+    }
+    if (lastError !== undefined && this.#live.length === 1) throw lastError;
+    throw await this.#unavailable(failures);
+  }
+
+  /** Estimates input tokens with the first account's estimator (all share one counter). */
+  countInputTokens(chat: ChatRequest): number {
+    return this.#live[0]!.parts!.backend.countInputTokens(chat);
+  }
+
+  /** The models any enabled account offers, merged by id. */
+  async listModels(): Promise<ModelInfo[]> {
+    if (this.#live.length === 1) return await this.#live[0]!.parts!.backend.listModels();
+    const lists = await Promise.all(this.#live.map((a) => a.parts!.backend.listModels()));
+    const merged = new Map<string, ModelInfo>();
+    for (const list of lists) {
+      for (const model of list) if (!merged.has(model.id)) merged.set(model.id, model);
+    }
+    return [...merged.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** A read-only view of every account, in file order; holds no token and no path. */
+  async snapshot(): Promise<AccountReport[]> {
+    return await Promise.all(this.#accounts.map(async (account) => {
+      const { name } = account.entry;
+      if (account.parts === undefined) {
+        return { name, status: "disabled", failures: 0, inFlight: 0, requests: 0 };
+      }
+      const view = await this.#view(account);
+      const k = keys(account.entry.id);
+      const requests = Number(await this.#state.get(k.requests) ?? 0) || 0;
+      const expiresAt = account.parts.tokens.status().expiresAt;
+      const snapshot: AccountReport = {
+        name,
+        status: view.status,
+        failures: view.failures,
+        inFlight: view.inFlight,
+        requests,
+      };
+      const until = view.health.cooldownUntil;
+      if ((view.status === "cooling" || view.status === "suspended") && until !== undefined) {
+        snapshot.cooldownUntil = new Date(until).toISOString();
+      }
+      const creditLeft = await this.#creditLeft(account.entry.id);
+      if (creditLeft !== undefined) snapshot.creditLeft = creditLeft;
+      if (expiresAt !== undefined) snapshot.tokenExpiresAt = expiresAt;
+      if (view.status !== "ok" && view.health.reason) snapshot.reason = view.health.reason;
+      return snapshot;
+    }));
+  }
+
+  async #creditLeft(id: string): Promise<number | undefined> {
+    const raw = await this.#state.get(keys(id).usage);
+    if (raw === undefined) return undefined;
+    try {
+      const usage = JSON.parse(raw) as { remaining?: unknown };
+      return typeof usage.remaining === "number" ? usage.remaining : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Reads an account's stored health and derives its status. */
+  async #view(account: PoolAccount): Promise<AccountView> {
+    const k = keys(account.entry.id);
+    const [rawHealth, rawFailures, rawInFlight, rawRecent] = await Promise.all([
+      this.#state.get(k.health),
+      this.#state.get(k.failures),
+      this.#state.get(k.inFlight),
+      this.#state.get(k.recentFailures),
+    ]);
+    const health = parseHealth(rawHealth);
+    const failures = Math.max(0, Number(rawFailures ?? 0) || 0);
+    const now = this.#now();
+    let status: AccountStatus = "ok";
+    if (health.deadStamp !== undefined) {
+      if (health.deadStamp === await sourceStamp(account.entry)) status = "dead";
+    } else if (health.suspended && (health.cooldownUntil ?? 0) > now) {
+      status = "suspended";
+    } else if ((health.cooldownUntil ?? 0) > now) {
+      status = "cooling";
+    }
+    return {
+      account,
+      health,
+      failures,
+      inFlight: Math.max(0, Number(rawInFlight ?? 0) || 0),
+      recentFailures: Math.max(0, Number(rawRecent ?? 0) || 0),
+      status,
+      halfOpen: status === "ok" && (failures > 0 || health.deadStamp !== undefined),
+    };
+  }
+
+  /** Picks the next account to try, or undefined when none is left. */
+  async #choose(
+    chat: ChatRequest,
+    tried: Set<string>,
+    affinity: string | undefined,
+  ): Promise<Choice | undefined> {
+    const untried = this.#live.filter((a) => !tried.has(a.entry.id));
+    if (this.#live.length === 1) return untried[0] && { account: untried[0] };
+    const views = await Promise.all(untried.map((a) => this.#view(a)));
+    let eligible = views.filter((v) => v.status === "ok");
+    const offering = eligible.filter((v) => offersModel(v.account, chat.model));
+    if (offering.length > 0) eligible = offering;
+    const ordered = this.#strategy === "balanced"
+      ? await this.#balancedOrder(eligible, affinity)
+      : await this.#stickyOrder(eligible);
+    for (const view of ordered) {
+      if (!view.halfOpen) return { account: view.account };
+      const probeToken = await this.#state.tryLock(
+        keys(view.account.entry.id).probe,
+        PROBE_LOCK_MS,
+      );
+      if (probeToken !== undefined) return { account: view.account, probeToken };
+    }
+    return undefined;
+  }
+
+  /** The current account first, then the others in file order after it. */
+  async #stickyOrder(views: AccountView[]): Promise<AccountView[]> {
+    const current = await this.#state.get(CURRENT_KEY);
+    const start = Math.max(0, this.#live.findIndex((a) => a.entry.id === current));
+    const rank = (v: AccountView) => {
+      const index = this.#live.indexOf(v.account);
+      return (index - start + this.#live.length) % this.#live.length;
+    };
+    return [...views].sort((a, b) => rank(a) - rank(b));
+  }
+
+  /** The conversation's account first, then fewest in flight, recent failures, LRU. */
+  async #balancedOrder(views: AccountView[], affinity: string | undefined): Promise<AccountView[]> {
+    const bound = affinity === undefined ? undefined : await this.#state.get(affinity);
+    return [...views].sort((a, b) =>
+      Number(b.account.entry.id === bound) - Number(a.account.entry.id === bound) ||
+      a.inFlight - b.inFlight ||
+      a.recentFailures - b.recentFailures ||
+      (a.health.lastUsedAt ?? 0) - (b.health.lastUsedAt ?? 0)
+    );
+  }
+
+  async #recordSuccess(choice: Choice, affinity: string | undefined): Promise<void> {
+    const { id } = choice.account.entry;
+    const k = keys(id);
+    const health = parseHealth(await this.#state.get(k.health));
+    const wasFailing = health.cooldownUntil !== undefined || health.deadStamp !== undefined;
+    await this.#state.delete(k.failures);
+    await this.#state.set(k.health, JSON.stringify({ lastUsedAt: this.#now() }));
+    if (wasFailing) {
+      this.#logger.info("Kiro account works again", { account: choice.account.entry.name });
+    }
+    if (this.#strategy === "sticky") await this.#state.set(CURRENT_KEY, id);
+    if (affinity !== undefined) await this.#state.set(affinity, id, { ttlMs: AFFINITY_TTL_MS });
+    await this.#releaseProbe(choice);
+  }
+
+  async #recordFailure(choice: Choice, failure: FailureClass, err: GatewayError): Promise<void> {
+    try {
+      if (failure === "fatal" || failure === "skip" || this.#live.length === 1) return;
+      const { entry } = choice.account;
+      const k = keys(entry.id);
+      const now = this.#now();
+      const failures = await this.#state.increment(k.failures);
+      await this.#state.increment(k.recentFailures, 1, { ttlMs: RECENT_FAILURES_TTL_MS });
+      const health = parseHealth(await this.#state.get(k.health));
+      const next: StoredHealth = {
+        lastUsedAt: health.lastUsedAt,
+        lastFailureAt: now,
+        reason: describeFailure(err),
+      };
+      if (failure === "dead") {
+        next.deadStamp = await sourceStamp(entry);
+      } else if (failure === "suspended") {
+        next.suspended = true;
+        next.cooldownUntil = now + MAX_COOLDOWN_MS;
+      } else {
+        next.cooldownUntil = now + cooldownMs(this.#cooldownMs, failures);
+      }
+      await this.#state.set(k.health, JSON.stringify(next));
+      this.#logger.warn(
+        failure === "dead"
+          ? "Kiro account's refresh token was rejected: it is skipped until its credentials change"
+          : failure === "suspended"
+          ? "Kiro account is suspended: it rests for a day"
+          : "Kiro account cools down",
+        {
+          account: entry.name,
+          failures,
+          cooldownUntil: next.cooldownUntil === undefined
+            ? undefined
+            : new Date(next.cooldownUntil).toISOString(),
+        },
+      );
+    } finally {
+      await this.#releaseProbe(choice);
+    }
+  }
+
+  async #releaseProbe(choice: Choice): Promise<void> {
+    if (choice.probeToken === undefined) return;
+    await this.#state.unlock(keys(choice.account.entry.id).probe, choice.probeToken);
+    choice.probeToken = undefined;
+  }
+
+  /** The 503 when no account could answer: each account's reason, Retry-After the soonest. */
+  async #unavailable(failures: Map<string, string>): Promise<GatewayError> {
+    const views = await Promise.all(this.#live.map((a) => this.#view(a)));
+    const now = this.#now();
+    const parts: string[] = [];
+    let soonest: number | undefined;
+    for (const view of views) {
+      const { id, name } = view.account.entry;
+      const until = view.health.cooldownUntil;
+      if (until !== undefined && until > now && view.status !== "dead") {
+        soonest = soonest === undefined ? until : Math.min(soonest, until);
+      }
+      const failed = failures.get(id);
+      const why = failed ??
+        (view.status === "dead"
+          ? `dead: ${view.health.reason ?? "its refresh token was rejected"}`
+          : view.status === "cooling" || view.status === "suspended"
+          ? `${view.status} until ${new Date(until ?? now).toISOString()}`
+          : view.halfOpen
+          ? "another request is probing it"
+          : "does not offer the model");
+      parts.push(`${name}: ${why}`);
+    }
+    return new GatewayError(
+      "accounts_unavailable",
+      `No Kiro account could answer: ${parts.join("; ")}`,
+      {
+        retryAfterSeconds: soonest === undefined
+          ? undefined
+          : Math.max(1, Math.ceil((soonest - now) / 1000)),
+      },
+    );
+  }
+
+  /** Passes `events` on and lowers the in-flight count once when they end or are cancelled. */
+  #countedUntilEnd(events: ReadableStream<ChatEvent>, key: string): ReadableStream<ChatEvent> {
+    const reader = events.getReader();
+    let done = false;
+    const finish = async () => {
+      if (done) return;
+      done = true;
+      await this.#state.increment(key, -1, { ttlMs: IN_FLIGHT_TTL_MS }).catch(() => {});
+    };
+    return new ReadableStream<ChatEvent>({
+      async pull(controller) {
+        const result = await reader.read();
+        if (result.done) {
+          await finish();
+          controller.close();
+        } else {
+          controller.enqueue(result.value);
+        }
+      },
+      async cancel(reason) {
+        await finish();
+        await reader.cancel(reason);
+      },
+    }, { highWaterMark: 0 });
+  }
+}
+
+function parseHealth(raw: string | undefined): StoredHealth {
+  if (raw === undefined) return {};
+  try {
+    const value = JSON.parse(raw);
+    return typeof value === "object" && value !== null ? value as StoredHealth : {};
+  } catch {
+    return {};
+  }
+}
+
+/** Whether the account's live catalogue has the model (a fallback list says yes to all). */
+function offersModel(account: PoolAccount, model: string): boolean {
+  const models = account.parts!.models;
+  if (models.source !== "live") return true;
+  try {
+    return models.resolve(model).source === "cache";
+  } catch {
+    return true; // an alias cycle fails the same way on every account
+  }
+}
+
+/**
+ * The key that keeps one conversation on one account: the client's prompt_cache_key, its
+ * session header, or a hash of the system prompt and the first user message.
+ */
+export function affinityKey(chat: ChatRequest, context: SendContext): string {
+  const hash = (text: string) => createHash("sha256").update(text).digest("hex").slice(0, 32);
+  if (chat.promptCacheKey) return `affinity:k:${hash(chat.promptCacheKey)}`;
+  if (context.sessionKey) return `affinity:s:${hash(context.sessionKey)}`;
+  const first = chat.messages.find((m) => m.role === "user")?.text ?? "";
+  return `affinity:c:${hash(`${chat.system}\u0000${first}`)}`;
+}
+
+/** Wraps an account's token source so its failures are recognised as refresh failures. */
+export function tagRefreshFailures(tokens: TokenSource, failures: WeakSet<object>): TokenSource {
+  const tag = (err: unknown): never => {
+    if (typeof err === "object" && err !== null) failures.add(err);
+    throw err;
+  };
+  return {
+    getAccess: () => tokens.getAccess().catch(tag),
+    forceRefresh: (rejected) => tokens.forceRefresh(rejected).catch(tag),
+    status: () => tokens.status(),
+  };
+}
