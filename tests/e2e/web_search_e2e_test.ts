@@ -497,11 +497,10 @@ Deno.test("a client that leaves in the middle of a loop aborts the upstream call
   });
 });
 
-/** Codex's web_search tool as Codex 0.171 declares it in every request. */
+/** Codex's web_search tool as Codex 0.171 declares it in every request (its "cached" default). */
 const CODEX_WEB_SEARCH = {
   type: "web_search",
-  external_web_access: true,
-  search_content_types: ["text", "image"],
+  external_web_access: false,
 } as unknown as OpenAI.Responses.Tool;
 
 const SHELL_TOOL: OpenAI.Responses.Tool = {

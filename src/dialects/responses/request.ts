@@ -20,8 +20,9 @@
  * - A `web_search` tool (any `web_search*` type) turns on the gateway's web search loop
  *   (core/web_search.ts); the searches come back as `web_search_call` items. Codex declares
  *   it in every request, so it counts as implicit: with WEB_SEARCH=off it is left out rather
- *   than refused. `external_web_access: false` (cached results only) cannot be served and
- *   leaves it out too; `filters.allowed_domains` filters the results.
+ *   than refused. `external_web_access: false` (Codex's default "cached" mode: no live page
+ *   fetches) is served the same way, since Kiro's search answers from its own index and the
+ *   gateway fetches no pages; `filters.allowed_domains` filters the results.
  * - `web_search_call` items in the input become assistant text naming the query, so the model
  *   knows what it searched; their results are not in the item (the answer after them is).
  * - Item types the gateway does not know (`compaction`, `item_reference`…) are dropped, never
@@ -226,7 +227,7 @@ export async function toChatRequest(
 /** The web search a `web_search*` tool asks for (see the module comment). */
 function toWebSearch(tools: ResponsesTool[]): WebSearchSettings | undefined {
   const tool = tools.find((candidate) => candidate.type.startsWith("web_search"));
-  if (!tool || tool.external_web_access === false) return undefined;
+  if (!tool) return undefined;
   const settings: WebSearchSettings = { mode: "loop", implicit: true };
   const allowed = (tool.filters as { allowed_domains?: unknown } | null | undefined)
     ?.allowed_domains;
