@@ -40,10 +40,22 @@ const UNLOCK_SCRIPT = `if redis.call("GET", KEYS[1]) == ARGV[1] then
 end
 return 0`;
 
-/** Adds to a counter and, when a ttl is given, (re)sets its expiry in the same step. */
-const INCREMENT_SCRIPT = `local value = redis.call("INCRBY", KEYS[1], ARGV[1])
+/**
+ * Adds to a counter and, when a ttl is given, (re)sets its expiry in the same step. A key that
+ * holds something other than an integer counts as 0, as in the other backends.
+ */
+const INCREMENT_SCRIPT = `local value = redis.pcall("INCRBY", KEYS[1], ARGV[1])
+if type(value) == "table" and value.err then
+  local ttl = redis.call("PTTL", KEYS[1])
+  value = tonumber(ARGV[1])
+  redis.call("SET", KEYS[1], value)
+  if ttl > 0 then redis.call("PEXPIRE", KEYS[1], ttl) end
+end
 if tonumber(ARGV[2]) > 0 then redis.call("PEXPIRE", KEYS[1], ARGV[2]) end
 return value`;
+
+/** A counter's value as increment leaves it in Redis: a plain integer, not sealed. */
+const COUNTER_VALUE = /^-?\d+$/;
 
 /** Seals and opens state values with AES-GCM; the key name is bound in as associated data. */
 export class StateCipher {
@@ -329,6 +341,7 @@ export class RedisState implements StateStore {
     return this.#either(async (client) => {
       const sealed = await client.get(KEY_PREFIX + key);
       if (sealed === null) return undefined;
+      if (COUNTER_VALUE.test(sealed)) return sealed; // a counter: integers are not secret
       try {
         return await this.#cipher.open(key, sealed);
       } catch {

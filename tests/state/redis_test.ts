@@ -97,6 +97,7 @@ Deno.test("values are stored sealed under kiro-gateway: keys, readable only with
     assert.equal(dump.get(`${KEY_PREFIX}account:main:inflight`), "2");
 
     assert.equal(await second.get("account:main:tokens"), JSON.stringify({ accessToken: token }));
+    assert.equal(await second.get("account:main:inflight"), "2", "counters read back as they are");
     assert.equal(await other.get("account:main:tokens"), undefined);
     assert.equal(await other.get("account:main:tokens"), undefined);
     const errors = log.records.filter((r) => r.level === "error");

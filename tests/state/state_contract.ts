@@ -64,6 +64,13 @@ export async function stateContract(
       await Promise.all(Array.from({ length: 50 }, () => store.increment("n:b")));
       assert.equal(await store.increment("n:b", 0), 50);
     }],
+    ["get reads a counter, and a counter over a set value starts from 0", async ({ store }) => {
+      await store.increment("n:d", 7);
+      assert.equal(await store.get("n:d"), "7");
+      await store.set("n:e", "not a number");
+      assert.equal(await store.increment("n:e", 2), 2);
+      assert.equal(await store.get("n:e"), "2");
+    }],
     ["a counter with a ttl fades", async ({ store, advance }) => {
       await store.increment("n:c", 3, { ttlMs: 50 });
       await advance(80);
