@@ -94,6 +94,28 @@ Deno.test({
       },
     );
 
+    await t.step("with the key typed in: kept for the tab across a reload", async () => {
+      const page = await chromium.browser.newPage();
+      const watch = await watchPage(page, origin);
+      await page.goto(`${gw.url}/status`);
+      await page.waitForFunction(
+        'document.getElementById("message").textContent.includes("Enter the gateway key")',
+        { timeout: 10_000 },
+      );
+      assert.equal(await page.$("tr[data-request-id]"), null, "no data before the key");
+      await page.type("#key", E2E_KEY);
+      await page.click("#key-form button[type=submit]");
+      await page.waitForSelector(`tr[data-request-id="${before}"]`, { timeout: 10_000 });
+      await page.reload();
+      await page.waitForSelector(`tr[data-request-id="${before}"]`, { timeout: 10_000 });
+      await page.click("#forget");
+      await page.waitForFunction('document.querySelector("tr[data-request-id]") === null', {
+        timeout: 10_000,
+      });
+      assert.deepEqual(watch.consoleErrors, []);
+      await page.close();
+    });
+
     await t.step("with a wrong key: no data at all", async () => {
       const page = await chromium.browser.newPage();
       const watch = await watchPage(page, origin);
