@@ -13,6 +13,7 @@ import { GatewayError } from "../errors.ts";
 import type { ChatBackend, ModelInfo, SendContext } from "../core/backend.ts";
 import type { ChatEvent, ChatRequest } from "../core/chat.ts";
 import { estimateInputTokens } from "../core/estimate.ts";
+import { jsonFence } from "../core/json_fence.ts";
 import { chainTransformers } from "../core/fuse.ts";
 import { replyEvents } from "../core/reply.ts";
 import { pipeToEvents } from "../core/streams.ts";
@@ -27,9 +28,27 @@ import { kiroEvents } from "./events.ts";
 import { MODEL_CACHE_TTL_MS, type ModelCatalog, type ResolvedModel } from "./models.ts";
 import { buildReasoningFields } from "./native_reasoning.ts";
 import { guardPayloadSize } from "./payload_guard.ts";
-import { buildKiroRequest, withTruncationNotices } from "./request.ts";
+import { buildKiroRequest, isToolChoiceOffered, withTruncationNotices } from "./request.ts";
 import { assertValidPayload, describeLikelyCause } from "./request_lint.ts";
 import type { ToolNameMap } from "./tool_names.ts";
+
+/** Logs, at debug level, each client intent that goes to Kiro as an instruction. */
+function logIntents(chat: ChatRequest, logger: Logger): void {
+  if (chat.responseFormat) {
+    logger.debug("Structured output requested: sent to Kiro as a system prompt instruction", {
+      format: chat.responseFormat.type,
+      name: chat.responseFormat.type === "json_schema" ? chat.responseFormat.name : undefined,
+    });
+  }
+  if (chat.toolChoice) {
+    logger.debug(
+      isToolChoiceOffered(chat)
+        ? "Forced tool choice: sent to Kiro as a system prompt instruction"
+        : "Forced tool choice names no tool of the request: not sent",
+      { choice: chat.toolChoice.type === "tool" ? chat.toolChoice.name : chat.toolChoice.type },
+    );
+  }
+}
 
 /** What a KiroBackend is made of. */
 export interface KiroBackendOptions {
@@ -75,6 +94,7 @@ export class KiroBackend implements ChatBackend {
     let model = models.resolve(chat.model);
     // Notices are one-shot, so they are taken once here, not once per upstream attempt.
     const prepared = config.truncationRecovery ? withTruncationNotices(chat, truncation) : chat;
+    logIntents(chat, logger);
     const conversationId = crypto.randomUUID();
     let toolNames: ToolNameMap | undefined;
     let lastPayload: unknown;
@@ -178,7 +198,16 @@ export class KiroBackend implements ChatBackend {
         ),
       )
       : replies;
-    return pipeToEvents(upstream, steps, { onEvent: context.onEvent });
+    // A structured-output answer loses the code fence models like to put around JSON.
+    const unwrapped = chat.responseFormat
+      ? chainTransformers(
+        steps,
+        jsonFence((report) =>
+          logger.debug("Unwrapped the JSON answer from its code fence", { ...report })
+        ),
+      )
+      : steps;
+    return pipeToEvents(upstream, unwrapped, { onEvent: context.onEvent });
   }
 
   /** Whether `model` reasons natively for `chat`, and the fields to send, if any. */

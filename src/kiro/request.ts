@@ -9,14 +9,19 @@
  * - Tool results marked `isError` are sent with status "success" (the only status the
  *   reference ever sends) and their text starts with `Error: `, so the model still learns
  *   that the tool failed without risking a status value Kiro might reject.
+ * - Client intents Kiro has no field for are carried as instructions at the end of the system
+ *   prompt, never dropped: structured output (the JSON schema, quoted whole) and a forced tool
+ *   choice (any tool, or one named tool under the name Kiro sees).
  */
 import type { Config } from "../config.ts";
 import type {
   ChatImage,
   ChatMessage,
   ChatRequest,
+  ResponseFormat,
   SignedReasoning,
   ToolCall,
+  ToolChoice,
   ToolResult,
 } from "../core/chat.ts";
 import type { ToolTruncation, TruncationStore } from "../core/truncation.ts";
@@ -165,6 +170,40 @@ const TEXT_TRUNCATION_NOTICE =
   "of the API. This is not your fault. Do not repeat the same long output: continue with a " +
   "shorter answer, or split the work into smaller steps.";
 
+/**
+ * The system-prompt block that asks for structured output: JSON only, no fence, and for
+ * `json_schema` the schema itself between `<json_schema>` tags.
+ */
+export function responseFormatInstruction(format: ResponseFormat): string {
+  if (format.type === "json_object") {
+    return "# Response Format\n\nThe client reads your answer as JSON. Answer with one JSON " +
+      "object only, with no text before or after it and no Markdown code fence.";
+  }
+  const name = format.name ? ` name="${format.name.replace(/["<>]/g, "")}"` : "";
+  const about = format.description ? `\n\nWhat the JSON describes: ${format.description}` : "";
+  return "# Response Format\n\nThe client reads your answer as JSON. Answer with one JSON " +
+    "value only, valid against the JSON schema below, with no text before or after it and no " +
+    `Markdown code fence.${about}\n\n<json_schema${name}>\n${
+      JSON.stringify(format.schema)
+    }\n</json_schema>`;
+}
+
+/** Whether `chat` forces a tool choice that its tools can meet (a named tool must be there). */
+export function isToolChoiceOffered(chat: ChatRequest): boolean {
+  const choice = chat.toolChoice;
+  if (!choice || chat.tools.length === 0) return false;
+  return choice.type === "any" || chat.tools.some((tool) => tool.name === choice.name);
+}
+
+/** The system-prompt block that asks for a tool call, naming the tool as Kiro knows it. */
+export function toolChoiceInstruction(choice: ToolChoice, toolNames: ToolNameMap): string {
+  const which = choice.type === "tool"
+    ? `by calling the tool "${toolNames.toKiro(choice.name)}"`
+    : "by calling one or more of the available tools";
+  return `# Tool Use\n\nThe client requires a tool call in this reply: answer ${which}, ` +
+    "not with text alone.";
+}
+
 /** The `[API Limitation]` notice put before the result of a tool call that was cut off. */
 export function toolTruncationNotice(info: ToolTruncation): string {
   return `[API Limitation] The call to the tool "${info.name}" was cut off by the upstream ` +
@@ -225,6 +264,8 @@ export function buildKiroRequest(
     docsBlock,
     config.fakeReasoning && !native ? FAKE_REASONING_BLOCK : "",
     config.truncationRecovery ? TRUNCATION_BLOCK : "",
+    chat.responseFormat ? responseFormatInstruction(chat.responseFormat) : "",
+    isToolChoiceOffered(chat) ? toolChoiceInstruction(chat.toolChoice!, toolNames) : "",
   ]);
 
   // Step 4: tool traffic without tools becomes text; calls to undeclared tools too.

@@ -732,3 +732,50 @@ Deno.test("the builder asks models with reasoning fields natively", async (t) =>
     assert.match(current(payload).content, /^<thinking_mode>enabled<\/thinking_mode>/);
   });
 });
+
+Deno.test("the builder carries client intents as system prompt instructions", async (t) => {
+  await t.step("a JSON schema is quoted whole, after the other blocks", () => {
+    const schema = { type: "object", properties: { a: { type: "string" } }, required: ["a"] };
+    const config = defaultConfig({ fakeReasoning: false, truncationRecovery: true });
+    const content = current(build(
+      chat([user("Hi")], {
+        system: "Be nice.",
+        responseFormat: { type: "json_schema", name: "answer", schema, description: "The reply" },
+      }),
+      config,
+    )).content;
+    assert.ok(content.indexOf("# Output Truncation Handling") < content.indexOf("# Response"));
+    assert.ok(content.includes("no Markdown code fence"));
+    assert.ok(content.includes("What the JSON describes: The reply"));
+    assert.ok(
+      content.includes(`<json_schema name="answer">\n${JSON.stringify(schema)}\n</json_schema>`),
+    );
+  });
+
+  await t.step("json_object asks for one JSON object", () => {
+    const content = current(build(chat([user("Hi")], { responseFormat: { type: "json_object" } })))
+      .content;
+    assert.ok(content.startsWith("# Response Format\n\n"), content);
+    assert.ok(content.includes("Answer with one JSON object only"));
+  });
+
+  await t.step("a named tool is named as Kiro knows it", () => {
+    const long = { ...BASH, name: `mcp__server__${"x".repeat(70)}` };
+    const content = current(build(
+      chat([user("Hi")], { tools: [long], toolChoice: { type: "tool", name: long.name } }),
+    )).content;
+    const name = /calling the tool "([^"]+)"/.exec(content)?.[1] ?? "";
+    assert.ok(name.length <= 64 && name.startsWith("mcp__server__"), name);
+  });
+
+  await t.step("a forced choice that no tool can meet adds nothing", () => {
+    for (
+      const request of [
+        chat([user("Hi")], { toolChoice: { type: "any" } }),
+        chat([user("Hi")], { tools: [BASH], toolChoice: { type: "tool", name: "nope" } }),
+      ]
+    ) {
+      assert.equal(current(build(request)).content, "Hi");
+    }
+  });
+});

@@ -21,6 +21,10 @@
  *   the system prompt after the top-level `system`, in order; they are not turns for Kiro.
  * - `server_tool_use` and `web_search_tool_result` blocks in history become assistant text
  *   (the query, then titles, URLs and snippets), so the model still sees what it found.
+ * - `output_config.format` (or the beta's `output_format`) of type `json_schema` becomes the
+ *   request's `responseFormat`, `tool_choice` `any` or `tool` its `toolChoice`: Kiro has no
+ *   such fields, so the request builder turns both into instructions. `tool_choice` `none`
+ *   sends no tools.
  * - `stop_sequences`, `metadata`, `temperature`, `top_p` and `top_k` are accepted and ignored:
  *   Kiro has no such controls.
  */
@@ -29,6 +33,7 @@ import type {
   ChatImage,
   ChatMessage,
   ChatRequest,
+  ToolChoice,
   ToolDefinition,
   WebSearchHit,
   WebSearchSettings,
@@ -83,7 +88,8 @@ export async function toChatRequest(
     }
     messages.push(await toChatMessage(message, `messages.${index}`, options));
   }
-  const tools = toToolDefinitions(body.tools ?? [], options.logger);
+  const toolChoice = toToolChoice(body.tool_choice);
+  const tools = toolChoice === "none" ? [] : toToolDefinitions(body.tools ?? [], options.logger);
   const chat: ChatRequest = {
     model: body.model,
     system: systemParts.filter((part) => part !== "").join("\n"),
@@ -95,7 +101,24 @@ export async function toChatRequest(
   if (body.max_tokens !== undefined) chat.maxOutputTokens = body.max_tokens;
   const webSearch = toWebSearch(body.tools ?? [], tools.length);
   if (webSearch) chat.webSearch = webSearch;
+  const format = body.output_config?.format ?? body.output_format;
+  if (format?.type === "json_schema" && format.schema) {
+    chat.responseFormat = { type: "json_schema", schema: format.schema };
+  }
+  if (toolChoice && toolChoice !== "none" && tools.length > 0) chat.toolChoice = toolChoice;
   return chat;
+}
+
+/** `{type:"any"}` and `{type:"tool",name}` are forced choices; `none` means no tools. */
+function toToolChoice(choice: unknown): ToolChoice | "none" | undefined {
+  if (typeof choice !== "object" || choice === null) return undefined;
+  const c = choice as { type?: unknown; name?: unknown };
+  if (c.type === "none") return "none";
+  if (c.type === "any") return { type: "any" };
+  if (c.type === "tool" && typeof c.name === "string" && c.name !== "") {
+    return { type: "tool", name: c.name };
+  }
+  return undefined;
 }
 
 function toSystemText(system: AnthropicBody["system"]): string {

@@ -186,6 +186,11 @@ const Tool = z.looseObject({
 /** One parsed tool definition (client tools have `input_schema`; server tools have a `type`). */
 export type Tool = z.output<typeof Tool>;
 
+const OutputFormat = z.looseObject({
+  type: z.string({ error: required("a string") }),
+  schema: z.record(z.string(), z.unknown(), { error: "expected an object" }).optional(),
+});
+
 const countFields = {
   model: z.string({ error: required("a string") }).min(1, "expected a non-empty model id"),
   messages: z.array(Message, {
@@ -195,8 +200,12 @@ const countFields = {
     .optional(),
   tools: z.array(Tool, { error: "expected a list" }).optional(),
   thinking: z.unknown().optional(),
-  output_config: z.looseObject({ effort: z.string({ error: "expected a string" }).optional() })
-    .optional(),
+  output_config: z.looseObject({
+    effort: z.string({ error: "expected a string" }).optional(),
+    format: OutputFormat.optional(),
+  }).optional(),
+  // The structured-outputs beta's name for output_config.format.
+  output_format: OutputFormat.optional(),
   tool_choice: z.unknown().optional(),
 };
 

@@ -11,9 +11,11 @@
  *   rather than failing the request or being dropped, so the model still sees what it sent.
  * - `web_search_options` turns on the gateway's web search loop (core/web_search.ts): the
  *   model may search, and the client sees only the answer that used the results.
- * - `tool_choice: "none"` sends no tools (the closest Kiro gets to "do not call tools"); every
- *   other `tool_choice`, `temperature`, `stop` and the like are accepted and ignored, since Kiro
- *   has no such controls.
+ * - `tool_choice: "none"` sends no tools (the closest Kiro gets to "do not call tools");
+ *   `required`, a named function and `allowed_tools` with mode `required` become the request's
+ *   `toolChoice`, and `response_format` (`json_schema`, `json_object`) its `responseFormat`:
+ *   Kiro has no such fields, so the request builder turns both into instructions.
+ *   `temperature`, `stop` and the like are accepted and ignored, since Kiro has no such controls.
  */
 import type { Config } from "../../config.ts";
 import {
@@ -21,6 +23,8 @@ import {
   type ChatMessage,
   type ChatRequest,
   emptyMessage,
+  type ResponseFormat,
+  type ToolChoice,
   type ToolDefinition,
 } from "../../core/chat.ts";
 import { fetchImage, type ImageFetcher, parseDataUrl } from "../../core/images.ts";
@@ -101,7 +105,45 @@ export async function toChatRequest(
     ...(body.prompt_cache_key ? { promptCacheKey: body.prompt_cache_key.slice(0, 200) } : {}),
   };
   if (body.web_search_options) chat.webSearch = { mode: "loop" };
+  const responseFormat = toResponseFormat(body.response_format);
+  if (responseFormat) chat.responseFormat = responseFormat;
+  const toolChoice = toToolChoice(body.tool_choice);
+  if (toolChoice && chat.tools.length > 0) chat.toolChoice = toolChoice;
   return chat;
+}
+
+function toResponseFormat(
+  format: ChatCompletionsBody["response_format"],
+): ResponseFormat | undefined {
+  if (format?.type === "json_object") return { type: "json_object" };
+  if (format?.type !== "json_schema" || !format.json_schema?.schema) return undefined;
+  const { name, description, schema, strict } = format.json_schema;
+  const result: ResponseFormat = { type: "json_schema", schema };
+  if (name) result.name = name;
+  if (description) result.description = description;
+  if (typeof strict === "boolean") result.strict = strict;
+  return result;
+}
+
+/** `required`, `{type:"function",function:{name}}` and required `allowed_tools`. */
+function toToolChoice(choice: unknown): ToolChoice | undefined {
+  if (choice === "required") return { type: "any" };
+  if (typeof choice !== "object" || choice === null) return undefined;
+  const c = choice as {
+    type?: unknown;
+    name?: unknown;
+    function?: { name?: unknown };
+    allowed_tools?: { mode?: unknown };
+    mode?: unknown;
+  };
+  const name = c.function?.name ?? c.name;
+  if (c.type === "function" && typeof name === "string" && name !== "") {
+    return { type: "tool", name };
+  }
+  if (c.type === "allowed_tools" && (c.allowed_tools?.mode ?? c.mode) === "required") {
+    return { type: "any" };
+  }
+  return undefined;
 }
 
 async function toUserMessage(

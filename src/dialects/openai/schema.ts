@@ -122,6 +122,15 @@ export const chatCompletionsSchema = z.looseObject({
   n: z.number().int().min(1).nullish(),
   tools: z.array(tool).nullish(),
   tool_choice: z.unknown().optional(),
+  response_format: z.looseObject({
+    type: z.string(),
+    json_schema: z.looseObject({
+      name: z.string().nullish(),
+      description: z.string().nullish(),
+      schema: jsonObject.nullish(),
+      strict: z.boolean().nullish(),
+    }).nullish(),
+  }).nullish(),
   prompt_cache_key: z.string().nullish(),
   // Present (even `{}`) asks for web search; its fields (search_context_size,
   // user_location) have no Kiro counterpart.
