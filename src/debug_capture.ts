@@ -18,6 +18,12 @@ export const CAPTURED_PATHS: ReadonlySet<string> = new Set([
 /** Default cap of each buffered file, in bytes. */
 export const DEFAULT_MAX_FILE_BYTES = 10 * 1024 * 1024;
 
+/** Permissions of capture folders (and DEBUG_DIR when the recorder creates it): owner only. */
+export const CAPTURE_FOLDER_MODE = 0o700;
+
+/** Permissions of capture files: owner read and write only. */
+export const CAPTURE_FILE_MODE = 0o600;
+
 /** Folder names the recorder writes and is allowed to prune: `<timestamp>_<requestId>`. */
 const FOLDER_NAME = /^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z_[A-Za-z0-9_-]+$/;
 
@@ -205,7 +211,8 @@ export class RequestCapture {
   async #write(outcome: CaptureOutcome, failed: boolean): Promise<string> {
     const stamp = new Date(this.#startedAt).toISOString().replace(/[:.]/g, "-");
     const folder = join(this.#options.dir, `${stamp}_${this.requestId}`);
-    await Deno.mkdir(folder, { recursive: true });
+    // Captures hold whole prompts and answers: readable by the gateway's user only.
+    await Deno.mkdir(folder, { recursive: true, mode: CAPTURE_FOLDER_MODE });
     const secrets = (this.#options.secrets?.() ?? []).filter((s): s is string =>
       typeof s === "string" && s.length >= 8
     );
@@ -232,8 +239,9 @@ export class RequestCapture {
     }
     for (const [name, content] of files) {
       const path = join(folder, name);
-      if (typeof content === "string") await Deno.writeTextFile(path, content);
-      else await Deno.writeFile(path, content);
+      const options = { mode: CAPTURE_FILE_MODE };
+      if (typeof content === "string") await Deno.writeTextFile(path, content, options);
+      else await Deno.writeFile(path, content, options);
     }
     return folder;
   }

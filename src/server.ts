@@ -81,17 +81,20 @@ function buildRoutes(deps: ServerDeps, views: OpsViews): Map<string, Route> {
     Promise.resolve(
       Response.json({ status: "ok", message: "Kiro Gateway is running", version: VERSION }),
     );
-  const health: Handler = async () => {
+  // /health needs no key (load balancers poll it), so it says only how the gateway is;
+  // credential paths, the state store and account details are shown to callers with the key.
+  const health: Handler = async (req, d) => {
     const accounts = await deps.accounts?.snapshot() ?? [];
+    const state = deps.state.describe();
     return Response.json({
       // A shared store that is unreachable still serves from local state: degraded, not down.
-      status: healthStatus(accounts, deps.state.describe().connected),
+      status: healthStatus(accounts, state.connected),
       timestamp: new Date(deps.now()).toISOString(),
       version: VERSION,
       uptimeSeconds: Math.floor((deps.now() - deps.startedAt) / 1000),
-      credentials: deps.credentials?.status() ?? null,
-      state: deps.state.describe(),
-      accounts,
+      ...hasValidKey(req, d.config.proxyApiKey)
+        ? { credentials: deps.credentials?.status() ?? null, state, accounts }
+        : {},
     });
   };
   const models: Handler = (req, d) =>
@@ -192,6 +195,12 @@ function presentedKey(req: Request): string | undefined {
   const auth = req.headers.get("authorization");
   const match = auth?.match(/^Bearer\s+(.+)$/i);
   return match?.[1]?.trim();
+}
+
+/** Whether `req` presents the gateway's API key. */
+function hasValidKey(req: Request, proxyApiKey: string): boolean {
+  const key = presentedKey(req);
+  return key !== undefined && constantTimeEquals(key, proxyApiKey);
 }
 
 function dialectFor(path: string, req: Request): Dialect {
@@ -384,8 +393,7 @@ async function dispatch(
     );
   }
   if (route.auth) {
-    const key = presentedKey(req);
-    if (key === undefined || !constantTimeEquals(key, deps.config.proxyApiKey)) {
+    if (!hasValidKey(req, deps.config.proxyApiKey)) {
       throw new GatewayError(
         "authentication",
         "Invalid or missing API key: send the gateway's PROXY_API_KEY as x-api-key or Authorization: Bearer",

@@ -5,22 +5,40 @@ import { constantTimeEquals } from "../src/server.ts";
 import { MemoryState } from "../src/state/state.ts";
 
 Deno.test("GET / and /health answer without a key and show no secrets", async () => {
+  const credentials = {
+    source: "json_file",
+    path: "/home/someone/.aws/sso/cache/kiro-auth-token.json",
+    expiresAt: "2030-01-01T00:00:00Z",
+  };
   await using gateway = startTestGateway({
     backend: createFakeBackend(),
-    deps: {
-      credentials: { status: () => ({ source: "json_file", expiresAt: "2030-01-01T00:00:00Z" }) },
-    },
+    deps: { credentials: { status: () => credentials } },
   });
   const root = await fetch(`${gateway.url}/`);
   assert.equal(root.status, 200);
   assert.equal((await root.json()).status, "ok");
-  const health = await fetch(`${gateway.url}/health`);
+  const health = await fetch(`${gateway.url}/health`, { headers: { origin: "https://evil.test" } });
   const body = await health.json();
   assert.equal(body.status, "ok");
   assert.equal(typeof body.version, "string");
   assert.equal(typeof body.uptimeSeconds, "number");
-  assert.deepEqual(body.credentials, { source: "json_file", expiresAt: "2030-01-01T00:00:00Z" });
+  assert.equal(body.credentials, undefined, "no credential details without the key");
+  assert.ok(!JSON.stringify(body).includes("/home/someone"), "no credential path without the key");
   assert.ok(!JSON.stringify(body).includes(TEST_API_KEY));
+  const wrongKey = await fetch(`${gateway.url}/health`, { headers: { "x-api-key": "wrong" } });
+  assert.equal((await wrongKey.json()).credentials, undefined);
+});
+
+Deno.test("GET /health shows credential details to callers presenting the key", async () => {
+  const credentials = { source: "json_file", path: "/secure/kiro.json" };
+  await using gateway = startTestGateway({
+    backend: createFakeBackend(),
+    deps: { credentials: { status: () => credentials } },
+  });
+  const res = await gateway.get("/health");
+  const body = await res.json();
+  assert.equal(body.status, "ok");
+  assert.deepEqual(body.credentials, credentials);
 });
 
 Deno.test("/health says degraded while the shared state store is unreachable", async () => {
@@ -30,7 +48,9 @@ Deno.test("/health says degraded while the shared state store is unreachable", a
   await using gateway = startTestGateway({ backend: createFakeBackend(), deps: { state } });
   const down = await (await fetch(`${gateway.url}/health`)).json();
   assert.equal(down.status, "degraded");
-  assert.deepEqual(down.state, { backend: "redis", connected: false });
+  assert.equal(down.state, undefined, "the state store is described with the key only");
+  const keyed = await (await gateway.get("/health")).json();
+  assert.deepEqual(keyed.state, { backend: "redis", connected: false });
   connected = true;
   const up = await (await fetch(`${gateway.url}/health`)).json();
   assert.equal(up.status, "ok");

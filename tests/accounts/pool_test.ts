@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { tempDir } from "../helpers.ts";
 import {
   type FakePool,
+  POOL_KEY,
   type PoolGateway,
   startFakePool,
   startPoolGateway,
@@ -22,7 +23,7 @@ interface AccountRow {
 }
 
 async function accountsOf(gateway: PoolGateway): Promise<Record<string, AccountRow>> {
-  const { body } = await gateway.getJson("/health", false);
+  const { body } = await gateway.getJson("/health"); // accounts are shown with the key only
   const rows = body.accounts as AccountRow[];
   return Object.fromEntries(rows.map((row) => [row.name, row]));
 }
@@ -328,7 +329,11 @@ Deno.test("/health lists accounts without tokens or paths; /v1/models merges the
   const models = await gateway.getJson("/v1/models");
   const ids = (models.body.data as { id: string }[]).map((m) => m.id);
   assert.ok(ids.includes("only-a") && ids.includes("only-b"), ids.join(","));
-  const res = await fetch(`${gateway.url}/health`);
+  const anonymous = await gateway.getJson("/health", false);
+  assert.equal(anonymous.body.accounts, undefined, "no accounts without the key");
+  const res = await fetch(`${gateway.url}/health`, {
+    headers: { authorization: `Bearer ${POOL_KEY}` },
+  });
   const text = await res.text();
   const body = JSON.parse(text);
   assert.equal(body.status, "ok");

@@ -119,6 +119,27 @@ Deno.test("DEBUG_MODE=all writes every chat request into its own redacted folder
   assertNoSecrets(files);
 });
 
+Deno.test({
+  name: "captures are readable by the gateway's user only: folders 0700, files 0600",
+  ignore: Deno.build.os === "windows",
+  async fn() {
+    await using tmp = await tempDir();
+    const dir = join(tmp.path, "debug");
+    await using gateway = startCapturing("all", dir, 5);
+    const res = await gateway.post("/v1/chat/completions", chatBody(false));
+    await res.text();
+    const modeOf = async (path: string) => ((await Deno.stat(path)).mode ?? 0) & 0o777;
+    assert.equal(await modeOf(dir), 0o700, "DEBUG_DIR");
+    const [folder] = await folders(dir);
+    assert.equal(await modeOf(join(dir, folder!)), 0o700, folder);
+    const names = Object.keys(await readAll(join(dir, folder!)));
+    assert.ok(names.length >= 4, names.join(" "));
+    for (const name of names) {
+      assert.equal(await modeOf(join(dir, folder!, name)), 0o600, name);
+    }
+  },
+});
+
 Deno.test("DEBUG_KEEP keeps only the newest request folders", async () => {
   await using tmp = await tempDir();
   const dir = join(tmp.path, "debug");
