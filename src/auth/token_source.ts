@@ -26,7 +26,7 @@ import { refreshAwsSsoOidc, refreshKiroDesktop, type RefreshResult } from "./ref
 import { CREDENTIAL_CANDIDATES, expandHome, readJsonCredentials, statPath } from "./sources.ts";
 import type { SharedTokens, TokenPair } from "./shared_tokens.ts";
 import { readCliDatabase } from "./sqlite.ts";
-import { CredentialWriter, type WriteTarget } from "./write_back.ts";
+import { CredentialWriter, removeStaleTempFiles, type WriteTarget } from "./write_back.ts";
 
 export { CredentialsError } from "./credentials.ts";
 export { CREDENTIAL_CANDIDATES } from "./sources.ts";
@@ -125,6 +125,9 @@ export async function createTokenSource(
   if (config.demo) return new DemoTokenSource(config);
   const homeDir = options.homeDir ?? homeFromEnv();
   const loaded = await loadSource(config, options, homeDir);
+  if (loaded.path !== undefined && loaded.kind !== "kiro_cli_db") {
+    await removeStaleTempFiles(loaded.path, { logger: options.logger });
+  }
   const source = new KiroTokenSource(config, options, loaded, homeDir);
   options.logger.info("Using Kiro credentials", {
     source: loaded.kind,

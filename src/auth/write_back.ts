@@ -104,6 +104,55 @@ function isWriteDenied(err: unknown): boolean {
 }
 
 /**
+ * Temporary files younger than this may belong to a write in progress (another gateway using
+ * the same file); older ones were left by a process that died between writing and renaming.
+ */
+export const STALE_TEMP_FILE_MS = 60_000;
+
+/** The temporary file name writeJsonCredentials uses beside `path`. */
+function tempFileName(path: string, id: string): string {
+  return `.${basename(path)}.${id}.tmp`;
+}
+
+/**
+ * Removes the temporary files writeJsonCredentials left beside the credential file at `path`
+ * when the process was killed mid-write (older than STALE_TEMP_FILE_MS by the file clock).
+ * Only names of its own pattern are touched; never throws. Returns how many were removed.
+ */
+export async function removeStaleTempFiles(
+  path: string,
+  options: { logger: Logger; nowMs?: number },
+): Promise<number> {
+  const prefix = tempFileName(path, "").slice(0, -".tmp".length);
+  const ownName = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.tmp$/;
+  const nowMs = options.nowMs ?? Date.now();
+  let removed = 0;
+  try {
+    for await (const entry of Deno.readDir(dirname(path))) {
+      const rest = entry.name.startsWith(prefix) ? entry.name.slice(prefix.length) : "";
+      if (!entry.isFile || !ownName.test(rest)) continue;
+      const temp = join(dirname(path), entry.name);
+      const modified = (await Deno.stat(temp)).mtime?.getTime() ?? 0;
+      if (nowMs - modified < STALE_TEMP_FILE_MS) continue;
+      await Deno.remove(temp);
+      removed++;
+    }
+  } catch (err) {
+    options.logger.debug("Cannot clean up temporary token files", {
+      path,
+      error: (err as Error).message,
+    });
+  }
+  if (removed > 0) {
+    options.logger.info("Removed temporary token files an interrupted write-back left", {
+      path,
+      removed,
+    });
+  }
+  return removed;
+}
+
+/**
  * Merges `update` into the JSON file at `path` and replaces the file atomically (temporary file
  * in the same folder, then rename), keeping unknown keys, the expiry format and the file mode.
  * Falls back to an in-place write when only the file itself may be written.
@@ -125,7 +174,7 @@ export async function writeJsonCredentials(
   if (update.profileArn !== undefined) merged.profileArn = update.profileArn;
   const text = JSON.stringify(merged, null, 2) + (original.endsWith("\n") ? "\n" : "");
   const mode = (await Deno.stat(path)).mode ?? undefined;
-  const temp = join(dirname(path), `.${basename(path)}.${crypto.randomUUID()}.tmp`);
+  const temp = join(dirname(path), tempFileName(path, crypto.randomUUID()));
   try {
     await Deno.writeTextFile(temp, text, { createNew: true, mode: mode ?? 0o600 });
   } catch (err) {

@@ -105,6 +105,36 @@ Deno.test("an expiring IDE token is refreshed by the Kiro desktop flow and writt
   });
 });
 
+Deno.test("start-up removes temporary token files an interrupted write-back left", async () => {
+  await using dir = await tempDir();
+  await using fake = startFakeAuth();
+  const path = await ideFile(dir.path, {
+    accessToken: ACCESS_OLD,
+    refreshToken: REFRESH_OLD,
+    expiresAt: "2030-01-01T00:00:00.000Z",
+  });
+  const uuid = (n: number) => `0000000${n}-1111-4222-8333-444444444444`;
+  const stale = join(dir.path, `.kiro-auth-token.json.${uuid(1)}.tmp`);
+  const fresh = join(dir.path, `.kiro-auth-token.json.${uuid(2)}.tmp`);
+  const otherFile = join(dir.path, `.other.json.${uuid(3)}.tmp`);
+  const notOurs = join(dir.path, `.kiro-auth-token.json.backup.tmp`);
+  for (const file of [stale, fresh, otherFile, notOurs]) {
+    await Deno.writeTextFile(file, '{"accessToken": "half-writ');
+  }
+  const hourAgo = new Date(Date.now() - 3_600_000);
+  for (const file of [stale, otherFile, notOurs]) await Deno.utime(file, hourAgo, hourAgo);
+  const { logger, lines } = captureLogger();
+  await open({ fake, clock: fakeClock(T) }, { credsFile: path }, logger);
+  const left = (await Array.fromAsync(Deno.readDir(dir.path))).map((e) => e.name).sort();
+  assert.deepEqual(left, [
+    ".kiro-auth-token.json.00000002-1111-4222-8333-444444444444.tmp", // may be a write in flight
+    ".kiro-auth-token.json.backup.tmp",
+    ".other.json.00000003-1111-4222-8333-444444444444.tmp",
+    "kiro-auth-token.json",
+  ]);
+  assert.ok(lines.some((line) => /Removed temporary token files/.test(line)), lines.join("\n"));
+});
+
 Deno.test("a token is refreshed when it expires within 10 minutes or its expiry is unknown", async (t) => {
   await using dir = await tempDir();
   await using fake = startFakeAuth();
