@@ -21,6 +21,7 @@ import {
   RESPONSE_PATH_PREFIX,
 } from "./dialects/responses/handler.ts";
 import { CAPTURED_PATHS, type DebugRecorder } from "./debug_capture.ts";
+import { limitRequestBody, MAX_BODY_BYTES } from "./core/http_body.ts";
 import { factFields, observeBackend, type RequestFacts, toRequestRecord } from "./request_facts.ts";
 import type { AccountSnapshot, AccountsView } from "./ops/accounts.ts";
 import { RequestJournal } from "./ops/journal.ts";
@@ -48,6 +49,8 @@ export interface ServerDeps extends HandlerDeps {
   accounts?: AccountsView;
   /** The bounded `model` label of a client's model name; the built-in list when absent. */
   modelLabel?: ModelLabeler;
+  /** The request body limit of every route, in bytes; MAX_BODY_BYTES by default. */
+  maxBodyBytes?: number;
 }
 
 type Dialect = "openai" | "anthropic" | "responses";
@@ -251,7 +254,8 @@ export function createHandler(deps: ServerDeps): (req: Request) => Promise<Respo
     let response: Response;
     let errorClass: ErrorKind | undefined;
     try {
-      const request = capture ? capture.tapRequest(req) : req;
+      const limited = await limitRequestBody(req, deps.maxBodyBytes ?? MAX_BODY_BYTES);
+      const request = capture ? capture.tapRequest(limited) : limited;
       response = await dispatch(request, path, route, { ...deps, logger, backend, onWebSearch });
     } catch (err) {
       const gatewayError = toGatewayError(err);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { createFakeBackend } from "./fake_backend.ts";
+import { within } from "./helpers.ts";
 import { startTestGateway, TEST_API_KEY } from "./test_gateway.ts";
 import { constantTimeEquals } from "../src/server.ts";
 import { MemoryState } from "../src/state/state.ts";
@@ -156,4 +157,116 @@ Deno.test("an unexpected failure is a 500 without a stack trace, logged with its
   assert.ok(!text.includes(".ts:"), text);
   const id = res.headers.get("x-request-id")!;
   assert.ok(gateway.logs.some((line) => line.includes("boom") && line.includes(id)));
+});
+
+/** Every POST route that reads a body, with the error shape of its dialect. */
+const BODY_ROUTES: { path: string; dialect: "openai" | "anthropic" }[] = [
+  { path: "/v1/chat/completions", dialect: "openai" },
+  { path: "/v1/responses", dialect: "openai" }, // the Responses API uses OpenAI's error body
+  { path: "/v1/messages", dialect: "anthropic" },
+  { path: "/v1/messages/count_tokens", dialect: "anthropic" },
+];
+
+function assertTooLarge(
+  dialect: "openai" | "anthropic",
+  res: Response,
+  body: Record<string, unknown>,
+) {
+  assert.equal(res.status, 413);
+  const error = body.error as { type: string; message: string };
+  if (dialect === "anthropic") assert.equal(body.type, "error");
+  assert.equal(error.type, dialect === "anthropic" ? "request_too_large" : "invalid_request_error");
+  assert.equal(error.message, "Request body is too large: the limit is 4096 bytes");
+}
+
+Deno.test("every route refuses a body over the limit the same way, declared or streamed", async (t) => {
+  const backend = createFakeBackend();
+  await using gateway = startTestGateway({ backend, deps: { maxBodyBytes: 4096 } });
+  const big = JSON.stringify({
+    model: "claude-sonnet-4.5",
+    max_tokens: 10,
+    messages: [{ role: "user", content: "x".repeat(5000) }],
+  });
+  for (const { path, dialect } of BODY_ROUTES) {
+    await t.step(`${path}: Content-Length over the limit`, async () => {
+      const res = await gateway.post(path, big, { "x-api-key": TEST_API_KEY });
+      assertTooLarge(dialect, res, await res.json());
+    });
+    await t.step(`${path}: a streamed body is refused once it passes the limit`, async () => {
+      // A raw connection sends 8 KB in chunks and never ends the body: the answer can only
+      // come from the limit, not from reading the body to its end.
+      const port = Number(new URL(gateway.url).port);
+      using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      const encoder = new TextEncoder();
+      await conn.write(encoder.encode(
+        `POST ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\nx-api-key: ${TEST_API_KEY}\r\n` +
+          "content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n",
+      ));
+      for (let i = 0; i < 8; i++) {
+        await conn.write(encoder.encode(`400\r\n${" ".repeat(1024)}\r\n`));
+      }
+      const answer = await within(readHttpResponse(conn), 5000, "the 413 answer");
+      assert.match(answer.head, /^HTTP\/1\.1 413 /);
+      assertTooLarge(dialect, { status: 413 } as Response, JSON.parse(answer.body));
+    });
+  }
+  assert.equal(backend.requests.length, 0, "nothing was sent upstream");
+});
+
+/** Reads one HTTP/1.1 response (content-length or chunked body) from a raw connection. */
+async function readHttpResponse(conn: Deno.Conn): Promise<{ head: string; body: string }> {
+  const decoder = new TextDecoder();
+  let text = "";
+  const buffer = new Uint8Array(65536);
+  for (;;) {
+    const split = text.indexOf("\r\n\r\n");
+    if (split >= 0) {
+      const head = text.slice(0, split);
+      const rest = text.slice(split + 4);
+      if (/transfer-encoding: chunked/i.test(head)) {
+        if (rest.endsWith("0\r\n\r\n")) {
+          // Chunk sizes are hex lines; the JSON bodies here hold no CRLF of their own.
+          const body = rest.split("\r\n").filter((_, i) => i % 2 === 1).join("");
+          return { head, body };
+        }
+      } else {
+        const length = Number(head.match(/content-length: (\d+)/i)?.[1] ?? "0");
+        if (new TextEncoder().encode(rest).byteLength >= length) return { head, body: rest };
+      }
+    }
+    const read = await conn.read(buffer);
+    if (read === null) throw new Error(`the connection closed after: ${text}`);
+    text += decoder.decode(buffer.subarray(0, read), { stream: true });
+  }
+}
+
+Deno.test("every route refuses a body with invalid UTF-8 with a 400 in its dialect", async (t) => {
+  const backend = createFakeBackend();
+  await using gateway = startTestGateway({ backend });
+  const valid = new TextEncoder().encode(JSON.stringify({
+    model: "claude-sonnet-4.5",
+    max_tokens: 10,
+    messages: [{ role: "user", content: "caf\u00e9" }],
+  }));
+  const at = valid.indexOf(0xc3);
+  const broken = valid.slice();
+  broken[at] = 0xff; // "caf\xff\xa9": replaced by U+FFFD before, refused now
+  for (const { path, dialect } of BODY_ROUTES) {
+    await t.step(path, async () => {
+      const res = await fetch(`${gateway.url}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-api-key": TEST_API_KEY },
+        body: broken,
+      });
+      const body = await res.json();
+      assert.equal(res.status, 400);
+      if (dialect === "anthropic") assert.equal(body.type, "error");
+      assert.equal(body.error.type, "invalid_request_error");
+      assert.equal(
+        body.error.message,
+        `Invalid request: the body is not valid UTF-8: invalid byte sequence at byte ${at}`,
+      );
+    });
+  }
+  assert.equal(backend.requests.length, 0, "nothing was sent upstream");
 });

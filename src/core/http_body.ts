@@ -40,19 +40,107 @@ export async function readBodyCapped(
   return bytes;
 }
 
+/** The error every route answers for a body over `maxBytes` (413 in the route's dialect). */
+export function bodyTooLarge(maxBytes: number): GatewayError {
+  return new GatewayError(
+    "payload_too_large",
+    `Request body is too large: the limit is ${maxBytes} bytes`,
+  );
+}
+
+/**
+ * Passes body bytes on until more than `maxBytes` went through, then errors with bodyTooLarge:
+ * the reader sees that error and the source is cancelled, so nothing past the cap is buffered.
+ */
+export class BodyLimitStream extends TransformStream<Uint8Array, Uint8Array> {
+  constructor(maxBytes: number) {
+    let total = 0;
+    super({
+      transform(chunk, controller) {
+        total += chunk.byteLength;
+        if (total > maxBytes) throw bodyTooLarge(maxBytes);
+        controller.enqueue(chunk);
+      },
+    });
+  }
+}
+
+/**
+ * Returns `req` with its body held to `maxBytes`, for every route alike. Throws bodyTooLarge
+ * at once when `content-length` declares more (the body is cancelled unread); otherwise the
+ * body errors with it as soon as more arrives, whoever reads it.
+ */
+export async function limitRequestBody(req: Request, maxBytes: number): Promise<Request> {
+  if (req.body === null || req.method === "GET" || req.method === "HEAD") return req;
+  const declared = Number(req.headers.get("content-length") ?? "");
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    await req.body.cancel().catch(() => {});
+    throw bodyTooLarge(maxBytes);
+  }
+  return new Request(req, { body: req.body.pipeThrough(new BodyLimitStream(maxBytes)) });
+}
+
+/** Decodes UTF-8 strictly: invalid bytes are refused, never replaced with U+FFFD. */
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Decodes a request body as UTF-8 text. Throws an `invalid_request` GatewayError naming the
+ * offset of the first invalid byte sequence instead of replacing it.
+ */
+export function decodeUtf8Body(bytes: Uint8Array): string {
+  try {
+    return STRICT_UTF8.decode(bytes);
+  } catch (err) {
+    const offset = firstInvalidUtf8(bytes);
+    throw new GatewayError(
+      "invalid_request",
+      `Invalid request: the body is not valid UTF-8: invalid byte sequence at byte ${offset}`,
+      { cause: err },
+    );
+  }
+}
+
+/** The offset of the first byte that does not start a well-formed UTF-8 sequence. */
+function firstInvalidUtf8(bytes: Uint8Array): number {
+  for (let at = 0; at < bytes.byteLength;) {
+    const lead = bytes[at]!;
+    const [length, low, high] = lead < 0x80
+      ? [1, 0x80, 0xbf]
+      : lead >= 0xc2 && lead <= 0xdf
+      ? [2, 0x80, 0xbf]
+      : lead === 0xe0
+      ? [3, 0xa0, 0xbf]
+      : lead === 0xed
+      ? [3, 0x80, 0x9f]
+      : lead >= 0xe1 && lead <= 0xef
+      ? [3, 0x80, 0xbf]
+      : lead === 0xf0
+      ? [4, 0x90, 0xbf]
+      : lead === 0xf4
+      ? [4, 0x80, 0x8f]
+      : lead >= 0xf1 && lead <= 0xf3
+      ? [4, 0x80, 0xbf]
+      : [0, 0, 0];
+    if (length === 0 || at + length > bytes.byteLength) return at;
+    for (let i = 1; i < length; i++) {
+      const next = bytes[at + i]!;
+      const [min, max] = i === 1 ? [low, high] : [0x80, 0xbf];
+      if (next < min || next > max) return at;
+    }
+    at += length;
+  }
+  return bytes.byteLength;
+}
+
 /**
  * Reads and parses a JSON request body of at most `maxBytes`. Throws a `payload_too_large`
- * GatewayError beyond the cap and an `invalid_request` one when the body is empty or not JSON.
+ * GatewayError beyond the cap and an `invalid_request` one when the body is empty, not UTF-8
+ * or not JSON. Every dialect reads its body here.
  */
 export async function readJsonBody(req: Request, maxBytes: number): Promise<unknown> {
   const bytes = await readBodyCapped(req, maxBytes);
-  if (bytes === undefined) {
-    throw new GatewayError(
-      "payload_too_large",
-      `Request body is too large: the limit is ${maxBytes} bytes`,
-    );
-  }
-  const text = new TextDecoder().decode(bytes);
+  if (bytes === undefined) throw bodyTooLarge(maxBytes);
+  const text = decodeUtf8Body(bytes);
   if (text.trim() === "") {
     throw new GatewayError("invalid_request", "Invalid request: the body is empty, expected JSON");
   }

@@ -12,7 +12,12 @@ export const CLAUDE_CORRECTION_FACTOR = 1.15;
  * quadratic in the length of one word, so a 200 KB run of one letter would take seconds.
  */
 const MAX_RUN_CHARS = 256;
-const LONG_RUN = new RegExp(`\\S{${MAX_RUN_CHARS + 1},}`, "g");
+/**
+ * A long run, matched in bounded slices (a multiple of MAX_RUN_CHARS, so the cuts fall where
+ * one whole match would have put them): an unbounded `\S{257,}` overflows V8's regexp stack
+ * on a run of some megabytes, and count_tokens answered 500 for such a body.
+ */
+const LONG_RUN = new RegExp(`\\S{${MAX_RUN_CHARS + 1},${MAX_RUN_CHARS * 16}}`, "g");
 
 /** Texts shorter than this are counted directly; longer ones are cached. */
 const MIN_CACHED_CHARS = 512;

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { readBodyCapped, readJsonBody } from "../../src/core/http_body.ts";
+import {
+  BodyLimitStream,
+  decodeUtf8Body,
+  readBodyCapped,
+  readJsonBody,
+} from "../../src/core/http_body.ts";
 import { GatewayError } from "../../src/errors.ts";
 
 Deno.test("readBodyCapped refuses bodies over the cap", async (t) => {
@@ -57,6 +62,12 @@ Deno.test("readJsonBody parses JSON and refuses what is not", async (t) => {
       message: /^Invalid request: the body is not valid JSON: \S/,
     },
     {
+      name: "a body with invalid UTF-8",
+      req: () => post(new Uint8Array([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d])),
+      kind: "invalid_request",
+      message: /^Invalid request: the body is not valid UTF-8: invalid byte sequence at byte 6$/,
+    },
+    {
       name: "a body over the cap",
       req: () => post(JSON.stringify({ text: "x".repeat(20) })),
       kind: "payload_too_large",
@@ -79,4 +90,50 @@ Deno.test("readJsonBody parses JSON and refuses what is not", async (t) => {
       });
     });
   }
+});
+
+Deno.test("decodeUtf8Body names the first invalid sequence and never replaces it", async (t) => {
+  const cases: [string, number[], number][] = [
+    ["a lone continuation byte", [0x61, 0x80], 1],
+    ["an overlong encoding", [0x61, 0x62, 0xc0, 0xaf], 2],
+    ["a UTF-16 surrogate", [0xed, 0xa0, 0x80], 0],
+    ["a sequence cut off at the end", [0x61, 0xe2, 0x82], 1],
+    ["a code point above U+10FFFF", [0xf4, 0x90, 0x80, 0x80], 0],
+  ];
+  for (const [name, bytes, offset] of cases) {
+    await t.step(name, () => {
+      assert.throws(() => decodeUtf8Body(new Uint8Array(bytes)), (err: unknown) => {
+        assert.ok(err instanceof GatewayError);
+        assert.equal(err.kind, "invalid_request");
+        assert.match(err.message, new RegExp(`at byte ${offset}$`));
+        return true;
+      });
+    });
+  }
+  await t.step("valid text of every width is decoded", () => {
+    const text = "a é € 😀";
+    assert.equal(decodeUtf8Body(new TextEncoder().encode(text)), text);
+  });
+});
+
+Deno.test("BodyLimitStream errors once more than the limit passed and cancels its source", async () => {
+  const cancelled = Promise.withResolvers<unknown>();
+  let sent = 0;
+  const source = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      sent++;
+      controller.enqueue(new Uint8Array(10));
+    },
+    cancel: (reason) => cancelled.resolve(reason),
+  }, { highWaterMark: 0 });
+  const reader = source.pipeThrough(new BodyLimitStream(25)).getReader();
+  assert.equal((await reader.read()).value?.byteLength, 10);
+  assert.equal((await reader.read()).value?.byteLength, 10);
+  await assert.rejects(reader.read(), (err: unknown) => {
+    assert.ok(err instanceof GatewayError);
+    assert.equal(err.kind, "payload_too_large");
+    return true;
+  });
+  assert.ok((await cancelled.promise) instanceof GatewayError);
+  assert.ok(sent <= 4, `read ${sent} chunks`);
 });

@@ -26,6 +26,18 @@ Deno.test("a long run without spaces is counted in 256-character pieces", () => 
   assert.ok(tokens > 20_000 && tokens < 30_000, String(tokens));
 });
 
+Deno.test("a run of ten million characters is counted like its 256-character pieces", () => {
+  // One unbounded regexp match over such a run overflowed V8's stack (count_tokens said 500).
+  const counter = new TokenCounter({ maxCachedChars: 0 });
+  const piece = counter.count("x".repeat(256));
+  const run = 256 * 40_000 + 100;
+  const fresh = new TokenCounter();
+  assert.equal(
+    counter.count(`${"x".repeat(run)} end`),
+    piece * 40_000 + fresh.count("x".repeat(100)) + fresh.count(" end"),
+  );
+});
+
 Deno.test("cached counts equal fresh counts and the cache stays within its bound", () => {
   const counter = new TokenCounter({ maxCachedChars: 5000 });
   const texts = Array.from({ length: 10 }, (_, i) => `message ${i} `.repeat(100));
