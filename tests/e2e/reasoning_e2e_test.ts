@@ -438,3 +438,177 @@ Deno.test("Kiro's own token counts win, cache fields included, in both dialects"
   const reasoningTokens = completion.usage?.completion_tokens_details?.reasoning_tokens ?? 0;
   assert.ok(reasoningTokens > 0 && reasoningTokens <= 55);
 });
+
+Deno.test("OpenAI SDK Responses: reasoning items carry the signature when include asks", async (t) => {
+  await using gw = await nativeGateway();
+  const client = openAi(gw.url);
+  const include: OpenAI.Responses.ResponseIncludable[] = ["reasoning.encrypted_content"];
+  const question = { role: "user" as const, content: "Why?" };
+
+  let output: OpenAI.Responses.ResponseOutputItem[] = [];
+  await t.step("streamed: summary text and encrypted_content; xhigh becomes max", async () => {
+    gw.kiro.replay(nativeReasoningReply());
+    const stream = client.responses.stream({
+      model: NATIVE_MODEL_ID,
+      input: [question],
+      reasoning: { effort: "xhigh" },
+      include,
+      store: false,
+    });
+    const response = await within(stream.finalResponse());
+    assert.deepEqual(response.output[0], {
+      id: response.output[0]!.id,
+      type: "reasoning",
+      summary: [{ type: "summary_text", text: "Native thoughts." }],
+      encrypted_content: "kgw1.sig.KIRO-SIGNATURE==",
+    });
+    assert.equal(response.output_text, "The answer.");
+    assert.ok(response.usage!.output_tokens_details.reasoning_tokens > 0);
+    output = response.output;
+    const payload = await nextPayload(gw.kiro);
+    assert.deepEqual(payload.additionalModelRequestFields, {
+      thinking: ADAPTIVE,
+      output_config: { effort: "max" },
+    });
+  });
+
+  await t.step("the reasoning item in the next input goes back as reasoningContent", async () => {
+    gw.kiro.replay(nativeReasoningReply());
+    await client.responses.create({
+      model: NATIVE_MODEL_ID,
+      input: [
+        question,
+        ...output as OpenAI.Responses.ResponseInputItem[],
+        { role: "user", content: "And then?" },
+      ],
+      include,
+      store: false,
+    });
+    const payload = await nextPayload(gw.kiro);
+    assert.deepEqual(payload.conversationState.history?.[1]?.assistantResponseMessage, {
+      content: "The answer.",
+      reasoningContent: {
+        reasoningText: { text: "Native thoughts.", signature: "KIRO-SIGNATURE==" },
+      },
+    });
+  });
+
+  await t.step("without include the item has no encrypted_content", async () => {
+    gw.kiro.replay(nativeReasoningReply());
+    const response = await client.responses.create({
+      model: NATIVE_MODEL_ID,
+      input: [question],
+      store: false,
+    });
+    assert.equal(response.output[0]!.type, "reasoning");
+    assert.equal("encrypted_content" in response.output[0]!, false);
+    await nextPayload(gw.kiro);
+  });
+
+  await t.step(
+    "redacted reasoning is an item with encrypted_content only, and comes back",
+    async () => {
+      gw.kiro.replay(nativeReasoningReply({ redacted: "UkVE" }));
+      const response = await within(
+        client.responses.stream({
+          model: NATIVE_MODEL_ID,
+          input: [question],
+          include,
+          store: false,
+        })
+          .finalResponse(),
+      );
+      assert.deepEqual(response.output[0], {
+        id: response.output[0]!.id,
+        type: "reasoning",
+        summary: [],
+        encrypted_content: "kgw1.red.UkVE",
+      });
+      await nextPayload(gw.kiro);
+      gw.kiro.replay(nativeReasoningReply());
+      await client.responses.create({
+        model: NATIVE_MODEL_ID,
+        input: [
+          question,
+          ...response.output as OpenAI.Responses.ResponseInputItem[],
+          { role: "user", content: "Go on." },
+        ],
+        store: false,
+      });
+      const payload = await nextPayload(gw.kiro);
+      assert.deepEqual(payload.conversationState.history?.[1]?.assistantResponseMessage, {
+        content: "The answer.",
+        reasoningContent: { redactedContent: "UkVE" },
+      });
+    },
+  );
+
+  await t.step("foreign encrypted_content is never sent back", async () => {
+    gw.kiro.replay(nativeReasoningReply());
+    await client.responses.create({
+      model: NATIVE_MODEL_ID,
+      input: [
+        question,
+        {
+          type: "reasoning",
+          id: "rs_1",
+          summary: [{ type: "summary_text", text: "OpenAI's own." }],
+          encrypted_content: "gAAAAABfake",
+        },
+        { role: "assistant", content: "Earlier." },
+        { role: "user", content: "More?" },
+      ] as OpenAI.Responses.ResponseInputItem[],
+      store: false,
+    });
+    const payload = await nextPayload(gw.kiro);
+    assert.deepEqual(payload.conversationState.history?.[1]?.assistantResponseMessage, {
+      content: "Earlier.",
+    });
+  });
+
+  await t.step("a model without a schema keeps tags", async () => {
+    gw.kiro.replay(nativeReasoningReply());
+    const response = await within(
+      client.responses.stream({ model: TAG_MODEL_ID, input: [question], include, store: false })
+        .finalResponse(),
+    );
+    assert.deepEqual(response.output[0], {
+      id: response.output[0]!.id,
+      type: "reasoning",
+      summary: [{ type: "summary_text", text: "Tagged thoughts." }],
+    });
+    const payload = await nextPayload(gw.kiro);
+    assert.equal(payload.additionalModelRequestFields, undefined);
+    assert.match(currentText(payload), /^<thinking_mode>enabled/);
+  });
+
+  await t.step("effort none sends no field", async () => {
+    gw.kiro.replay({ frames: [textFrame("Plain."), contextUsageFrame(1)] });
+    await client.responses.create({
+      model: NATIVE_MODEL_ID,
+      input: [question],
+      reasoning: { effort: "none" as OpenAI.ReasoningEffort },
+      store: false,
+    });
+    assert.equal((await nextPayload(gw.kiro)).additionalModelRequestFields, undefined);
+  });
+});
+
+Deno.test("OpenAI SDK Responses: a rejected native field falls back to tags", async () => {
+  await using gw = await nativeGateway();
+  const rejecting = nativeReasoningReply({ reject: true });
+  gw.kiro.replay(rejecting, rejecting);
+  const response = await within(
+    openAi(gw.url).responses.stream({
+      model: NATIVE_MODEL_ID,
+      input: "Why?",
+      store: false,
+    }).finalResponse(),
+  );
+  assert.deepEqual(
+    (response.output[0] as OpenAI.Responses.ResponseReasoningItem).summary,
+    [{ type: "summary_text", text: "Tagged thoughts." }],
+  );
+  assert.notEqual((await nextPayload(gw.kiro)).additionalModelRequestFields, undefined);
+  assert.equal((await nextPayload(gw.kiro)).additionalModelRequestFields, undefined);
+});

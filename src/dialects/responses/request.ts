@@ -12,8 +12,9 @@
  * - A `namespace` tool's inner tools go upstream as `<namespace>__<name>` (or the namespace
  *   followed by the name when the namespace already ends in `_`); calls come back with the
  *   bare name and `namespace`.
- * - `reasoning` items are never sent as text; the gateway has nothing to carry back for them
- *   yet (a signature it produced, once native reasoning exists).
+ * - `reasoning` items are never sent as text. One whose `encrypted_content` the gateway made
+ *   (Kiro's signature or redacted reasoning, spec §8.6) goes back to Kiro with the assistant
+ *   turn that follows it, its summary text as the reasoning; others are dropped.
  * - `tool_choice: "none"` sends no tools; `required` and a named tool are carried on the
  *   ChatRequest as `toolChoice`; `text.format` as `responseFormat`; `prompt_cache_key` as
  *   `promptCacheKey`.
@@ -35,12 +36,14 @@ import {
   type ChatRequest,
   emptyMessage,
   type ResponseFormat,
+  type SignedReasoning,
   type ToolCall,
   type ToolChoice,
   type ToolDefinition,
   type WebSearchSettings,
 } from "../../core/chat.ts";
 import { fetchImage, type ImageFetcher, parseDataUrl } from "../../core/images.ts";
+import { fromClientRedacted, fromClientSignature } from "../../core/signatures.ts";
 import { thinkingFromEffort } from "../../core/thinking_budget.ts";
 import { toToolArguments } from "../../core/tool_args.ts";
 import { GatewayError } from "../../errors.ts";
@@ -57,6 +60,7 @@ import {
   type LocalShellCallOutputItem,
   type MessageItem,
   type NamespaceTool,
+  type ReasoningItem,
   type ResponsesBody,
   type ResponsesContent,
   type ResponsesTool,
@@ -118,11 +122,14 @@ export async function toChatRequest(
   const images = new ImageReader(options);
   const system: string[] = body.instructions ? [body.instructions] : [];
   const messages: ChatMessage[] = [];
+  /** Signed reasoning of a reasoning item, for the assistant turn that follows it. */
+  let pendingReasoning: SignedReasoning | undefined;
   const turn = (role: ChatMessage["role"]): ChatMessage => {
     const last = messages.at(-1);
-    if (last?.role === role) return last;
-    const message = emptyMessage(role);
-    messages.push(message);
+    const message = last?.role === role ? last : emptyMessage(role);
+    if (message !== last) messages.push(message);
+    if (role === "assistant" && pendingReasoning) message.reasoning ??= pendingReasoning;
+    pendingReasoning = undefined;
     return message;
   };
   for (const [index, item] of items.entries()) {
@@ -189,8 +196,11 @@ export async function toChatRequest(
         if (query) appendText(turn("assistant"), `(Searched the web for "${query}".)`);
         break;
       }
+      case "reasoning":
+        pendingReasoning = toSignedReasoning(item as ReasoningItem);
+        break;
       default:
-        // reasoning, item_reference, compaction and unknown types.
+        // item_reference, compaction and unknown types.
         break;
     }
   }
@@ -244,6 +254,16 @@ function searchQueryOf(item: InputItem): string | undefined {
   return typeof action?.query === "string" && action.query.trim() !== ""
     ? action.query.trim()
     : undefined;
+}
+
+/** The reasoning of an item whose encrypted_content the gateway made; undefined for others. */
+function toSignedReasoning(item: ReasoningItem): SignedReasoning | undefined {
+  const data = fromClientRedacted(item.encrypted_content);
+  if (data !== undefined) return { type: "redacted", data };
+  const signature = fromClientSignature(item.encrypted_content);
+  if (signature === undefined) return undefined;
+  const text = (item.summary ?? []).map((part) => part.text ?? "").join("");
+  return { type: "text", text, signature };
 }
 
 function appendText(message: ChatMessage, text: string): void {

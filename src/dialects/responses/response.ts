@@ -140,9 +140,26 @@ export function webSearchCallItem(
   };
 }
 
-/** A reasoning item with its summary text. */
-export function reasoningItem(id: string, text: string): OutputItem {
-  return { id, type: "reasoning", summary: [{ type: "summary_text", text }] };
+/** The `include` value that asks for reasoning items' `encrypted_content`. */
+export const ENCRYPTED_REASONING = "reasoning.encrypted_content";
+
+/** Whether the request's `include` asks for reasoning items' `encrypted_content`. */
+export function includesEncryptedReasoning(ctx: Pick<ResponseContext, "body">): boolean {
+  return ctx.body.include?.includes(ENCRYPTED_REASONING) ?? false;
+}
+
+/**
+ * A reasoning item with its summary text (none for redacted reasoning) and, when given, the
+ * `encrypted_content` carrying Kiro's signature or redacted reasoning, marked as the gateway's.
+ */
+export function reasoningItem(id: string, text: string, encrypted?: string): OutputItem {
+  const item: OutputItem = {
+    id,
+    type: "reasoning",
+    summary: text === "" ? [] : [{ type: "summary_text", text }],
+  };
+  if (encrypted !== undefined) item.encrypted_content = encrypted;
+  return item;
 }
 
 /** A tool call as the output item its tool's kind asks for, with its stream item id prefix. */
@@ -226,7 +243,15 @@ export function buildResponse(
   ctx: ResponseContext,
 ): { response: Record<string, unknown>; output: OutputItem[] } {
   const output: OutputItem[] = [];
-  if (reply.reasoning !== "") output.push(reasoningItem(ctx.newId("rs_"), reply.reasoning));
+  const encrypted = includesEncryptedReasoning(ctx);
+  for (const block of reply.reasoningBlocks) {
+    if (block.type === "redacted") {
+      if (encrypted) output.push(reasoningItem(ctx.newId("rs_"), "", block.data));
+    } else if (block.text !== "" || (encrypted && block.signature !== undefined)) {
+      const content = encrypted ? block.signature : undefined;
+      output.push(reasoningItem(ctx.newId("rs_"), block.text, content));
+    }
+  }
   if (reply.segments.length === 0 && reply.text !== "") {
     output.push(messageItem(ctx.newId("msg_"), reply.text));
   }

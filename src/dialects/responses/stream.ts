@@ -14,6 +14,7 @@ import {
   buildResponseObject,
   callItem,
   callItemPrefix,
+  includesEncryptedReasoning,
   messageItem,
   type OutputItem,
   reasoningItem,
@@ -51,6 +52,7 @@ export function responsesEvents(ctx: ResponsesStreamContext): Transformer<ChatEv
   const singleCall = ctx.body.parallel_tool_calls === false;
   let sequence = 0;
   let open: OpenItem | undefined;
+  const encrypted = includesEncryptedReasoning(ctx);
   let calls = 0;
   /** Web searches under way, by the event's id: their item id and output index. */
   const searches = new Map<string, { id: string; index: number; query: string }>();
@@ -72,26 +74,29 @@ export function responsesEvents(ctx: ResponsesStreamContext): Transformer<ChatEv
     response: buildResponseObject(ctx, [], { status }),
   });
 
-  const closeOpen = (controller: Controller) => {
+  /** Closes the open item; `encryptedContent` goes on a reasoning item (its signature). */
+  const closeOpen = (controller: Controller, encryptedContent?: string) => {
     if (!open) return;
     const { id, index, kind } = open;
     const text = open.parts.join("");
     open = undefined;
     if (kind === "reasoning") {
       const part = { type: "summary_text", text };
-      send(controller, "response.reasoning_summary_text.done", {
-        item_id: id,
-        output_index: index,
-        summary_index: 0,
-        text,
-      });
-      send(controller, "response.reasoning_summary_part.done", {
-        item_id: id,
-        output_index: index,
-        summary_index: 0,
-        part,
-      });
-      const item = reasoningItem(id, text);
+      if (text !== "") {
+        send(controller, "response.reasoning_summary_text.done", {
+          item_id: id,
+          output_index: index,
+          summary_index: 0,
+          text,
+        });
+        send(controller, "response.reasoning_summary_part.done", {
+          item_id: id,
+          output_index: index,
+          summary_index: 0,
+          part,
+        });
+      }
+      const item = reasoningItem(id, text, encrypted ? encryptedContent : undefined);
       output.push(item);
       send(controller, "response.output_item.done", { output_index: index, item });
       return;
@@ -114,7 +119,11 @@ export function responsesEvents(ctx: ResponsesStreamContext): Transformer<ChatEv
     send(controller, "response.output_item.done", { output_index: index, item });
   };
 
-  const openItem = (controller: Controller, kind: OpenItem["kind"]): OpenItem => {
+  const openItem = (
+    controller: Controller,
+    kind: OpenItem["kind"],
+    withSummary = true,
+  ): OpenItem => {
     if (open?.kind === kind) return open;
     closeOpen(controller);
     const index = output.length;
@@ -124,12 +133,14 @@ export function responsesEvents(ctx: ResponsesStreamContext): Transformer<ChatEv
         output_index: index,
         item: { id, type: "reasoning", summary: [] },
       });
-      send(controller, "response.reasoning_summary_part.added", {
-        item_id: id,
-        output_index: index,
-        summary_index: 0,
-        part: { type: "summary_text", text: "" },
-      });
+      if (withSummary) {
+        send(controller, "response.reasoning_summary_part.added", {
+          item_id: id,
+          output_index: index,
+          summary_index: 0,
+          part: { type: "summary_text", text: "" },
+        });
+      }
       open = { kind, id, index, parts: [] };
     } else {
       const id = ctx.newId("msg_");
@@ -313,8 +324,18 @@ export function responsesEvents(ctx: ResponsesStreamContext): Transformer<ChatEv
           finishSearch(controller, event);
           return;
         case "reasoning_signature":
+          // Kiro's signature ends its reasoning; with display "omitted" the text may be empty.
+          if (open?.kind === "reasoning") closeOpen(controller, event.signature);
+          else if (encrypted) {
+            openItem(controller, "reasoning", false);
+            closeOpen(controller, event.signature);
+          }
+          return;
         case "redacted_reasoning":
-          // TODO(#13): signed reasoning as encrypted_content when include asks for it.
+          if (!encrypted) return; // nothing a client could read or hand back
+          closeOpen(controller);
+          openItem(controller, "reasoning", false);
+          closeOpen(controller, event.data);
           return;
         case "end":
           return complete(controller, event.stopReason, event.usage);
