@@ -4,6 +4,7 @@
  */
 import { type AccountEntry, loadAccountEntries } from "./accounts/entries.ts";
 import { AccountPool, type PoolAccount, tagRefreshFailures } from "./accounts/pool.ts";
+import { fetchUsage } from "./accounts/usage.ts";
 import { stateSharedTokens } from "./auth/shared_tokens.ts";
 import {
   createTokenSource,
@@ -133,7 +134,17 @@ async function buildPool(
       logger,
       now: options.now,
     });
-    accounts.push({ entry, refreshErrors, parts: { tokens, client, models, backend } });
+    const fetchUsageNow = async () =>
+      await fetchUsage(await tokens.getAccess(), {
+        upstream: accountConfig.upstream,
+        fetch: options.fetch,
+        now: options.now(),
+      });
+    accounts.push({
+      entry,
+      refreshErrors,
+      parts: { tokens, client, models, backend, fetchUsage: fetchUsageNow },
+    });
   }
   if (entries !== undefined) {
     options.logger.info("Using several Kiro accounts", {
@@ -242,6 +253,7 @@ export async function createGateway(
     startedAt: now(),
     state,
     credentials: { status: () => withoutPath(first.tokens.status()) },
+    usage: pool,
     metrics,
     journal: new RequestJournal({ size: config.journalSize }),
     // One login is shown from its token state; several from the pool's stored health.
@@ -259,6 +271,7 @@ export async function createGateway(
     state,
     metrics,
     close: async () => {
+      await pool.close();
       proxy?.close();
       await state.close();
     },

@@ -3,6 +3,7 @@
  * request, and the single error funnel that renders every failure in the caller's dialect.
  */
 import { timingSafeEqual } from "node:crypto";
+import type { AccountUsage } from "./accounts/pool.ts";
 import { VERSION } from "./config.ts";
 import { type ErrorKind, GatewayError, toGatewayError } from "./errors.ts";
 import type { HandlerDeps } from "./core/backend.ts";
@@ -45,6 +46,8 @@ export interface ServerDeps extends HandlerDeps {
   metrics?: GatewayMetrics;
   /** The recent requests behind GET /status.json; made by createHandler when absent. */
   journal?: RequestJournal;
+  /** Each account's credit, for GET /v1/usage. */
+  usage?: { usageReport(): Promise<AccountUsage[]> };
   /** The Kiro accounts (the pool's read-only view); /health and the operator views show them. */
   accounts?: AccountsView;
   /** The bounded `model` label of a client's model name; the built-in list when absent. */
@@ -100,6 +103,8 @@ function buildRoutes(deps: ServerDeps, views: OpsViews): Map<string, Route> {
         : {},
     });
   };
+  const usage: Handler = async () =>
+    Response.json({ object: "usage", accounts: await deps.usage?.usageReport() ?? [] });
   const models: Handler = (req, d) =>
     isAnthropicRequest(req) ? handleAnthropicModels(req, d) : handleOpenAiModels(req, d);
   const ops = (answer: (views: OpsViews) => Promise<Response>): Handler => () => answer(views);
@@ -107,6 +112,7 @@ function buildRoutes(deps: ServerDeps, views: OpsViews): Map<string, Route> {
     ["/", { dialect: "openai", auth: false, methods: { GET: root } }],
     ["/health", { dialect: "openai", auth: false, methods: { GET: health } }],
     ["/v1/models", { dialect: "openai", auth: true, methods: { GET: models } }],
+    ["/v1/usage", { dialect: "openai", auth: true, methods: { GET: usage } }],
     [
       "/v1/chat/completions",
       { dialect: "openai", auth: true, methods: { POST: handleChatCompletions } },

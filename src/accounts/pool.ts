@@ -22,6 +22,7 @@ import type { KiroClient } from "../kiro/client.ts";
 import type { ModelCatalog } from "../kiro/models.ts";
 import type { StateStore } from "../state/state.ts";
 import { type AccountEntry, sourceStamp } from "./entries.ts";
+import { USAGE_CACHE_MS, type UsageSummary } from "./usage.ts";
 import {
   classifyFailure,
   cooldownMs,
@@ -40,6 +41,8 @@ export interface AccountParts {
   client: KiroClient;
   models: ModelCatalog;
   backend: ChatBackend;
+  /** Fetches its credit from GetUsageLimits. */
+  fetchUsage: () => Promise<UsageSummary>;
 }
 
 /** One account of the pool: its entry and, when enabled, its parts. */
@@ -117,6 +120,22 @@ function keys(id: string) {
 
 const CURRENT_KEY = "pool:current";
 
+/** How long one usage fetch may hold its account's usage lock. */
+const USAGE_LOCK_MS = 30_000;
+
+/** A stored usage summary, with the error of the last fetch when it failed. */
+interface StoredUsage extends Partial<UsageSummary> {
+  error?: string;
+}
+
+/** One account's line of GET /v1/usage. */
+export interface AccountUsage extends Partial<UsageSummary> {
+  name: string;
+  status: AccountStatus;
+  /** Why the usage is unknown or stale: the last fetch's error. */
+  error?: string;
+}
+
 /** An account's state as read for one selection. */
 interface AccountView {
   account: PoolAccount;
@@ -144,6 +163,8 @@ export class AccountPool implements ChatBackend {
   #cooldownMs: number;
   #logger: Logger;
   #now: () => number;
+  /** Background usage fetches under way; close() waits for them. */
+  #pending = new Set<Promise<unknown>>();
 
   constructor(options: AccountPoolOptions) {
     this.#accounts = options.accounts;
@@ -261,14 +282,77 @@ export class AccountPool implements ChatBackend {
   }
 
   async #creditLeft(id: string): Promise<number | undefined> {
+    const usage = await this.#storedUsage(id);
+    return typeof usage.remaining === "number" ? usage.remaining : undefined;
+  }
+
+  async #storedUsage(id: string): Promise<StoredUsage> {
     const raw = await this.#state.get(keys(id).usage);
-    if (raw === undefined) return undefined;
+    if (raw === undefined) return {};
     try {
-      const usage = JSON.parse(raw) as { remaining?: unknown };
-      return typeof usage.remaining === "number" ? usage.remaining : undefined;
+      const usage = JSON.parse(raw);
+      return typeof usage === "object" && usage !== null ? usage as StoredUsage : {};
     } catch {
-      return undefined;
+      return {};
     }
+  }
+
+  /**
+   * Fetches an account's usage unless a fresh one is stored (or `force`), one fetch at a time
+   * per account; a failed fetch keeps the last known values and records the error.
+   */
+  async #refreshUsage(account: PoolAccount, force: boolean): Promise<StoredUsage> {
+    const k = keys(account.entry.id);
+    const stored = await this.#storedUsage(account.entry.id);
+    const fresh = stored.fetchedAt !== undefined && this.#now() - stored.fetchedAt < USAGE_CACHE_MS;
+    if ((fresh && !force) || account.parts === undefined) return stored;
+    const lock = `${k.usage}-lock`;
+    const token = await this.#state.tryLock(lock, USAGE_LOCK_MS);
+    if (token === undefined) return stored;
+    try {
+      let next: StoredUsage;
+      try {
+        next = await account.parts.fetchUsage();
+      } catch (err) {
+        next = { ...stored, fetchedAt: this.#now(), error: (err as Error).message };
+        this.#logger.debug("Cannot read a Kiro account's usage", {
+          account: account.entry.name,
+          error: next.error,
+        });
+      }
+      await this.#state.set(k.usage, JSON.stringify(next));
+      return next;
+    } finally {
+      await this.#state.unlock(lock, token);
+    }
+  }
+
+  /** Starts a background usage refresh for each account whose stored usage is stale. */
+  #refreshStaleUsage(accounts: PoolAccount[]): void {
+    for (const account of accounts) {
+      const job = this.#refreshUsage(account, false).catch(() => {}).finally(() => {
+        this.#pending.delete(job);
+      });
+      this.#pending.add(job);
+    }
+  }
+
+  /** Every account's credit for GET /v1/usage, fetched now unless fetched under a minute ago. */
+  async usageReport(): Promise<AccountUsage[]> {
+    return await Promise.all(this.#accounts.map(async (account) => {
+      const { name } = account.entry;
+      if (account.parts === undefined) return { name, status: "disabled" as const };
+      const stored = await this.#storedUsage(account.entry.id);
+      const recent = stored.fetchedAt !== undefined && this.#now() - stored.fetchedAt < 60_000;
+      const usage = await this.#refreshUsage(account, !recent);
+      const view = await this.#view(account);
+      return { name, status: view.status, ...usage };
+    }));
+  }
+
+  /** Waits for background usage fetches; the pool is not used afterwards. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#pending]);
   }
 
   /** Reads an account's stored health and derives its status. */
@@ -283,6 +367,11 @@ export class AccountPool implements ChatBackend {
     const health = parseHealth(rawHealth);
     const failures = Math.max(0, Number(rawFailures ?? 0) || 0);
     const now = this.#now();
+    const exhaustedUntil = exhaustion(await this.#storedUsage(account.entry.id), now);
+    if (exhaustedUntil !== undefined && exhaustedUntil > (health.cooldownUntil ?? 0)) {
+      health.cooldownUntil = exhaustedUntil;
+      health.reason = "no credit left and no overage until the usage resets";
+    }
     let status: AccountStatus = "ok";
     if (health.deadStamp !== undefined) {
       if (health.deadStamp === await sourceStamp(account.entry)) status = "dead";
@@ -310,6 +399,7 @@ export class AccountPool implements ChatBackend {
   ): Promise<Choice | undefined> {
     const untried = this.#live.filter((a) => !tried.has(a.entry.id));
     if (this.#live.length === 1) return untried[0] && { account: untried[0] };
+    if (tried.size === 0) this.#refreshStaleUsage(this.#live);
     const views = await Promise.all(untried.map((a) => this.#view(a)));
     let eligible = views.filter((v) => v.status === "ok");
     const offering = eligible.filter((v) => offersModel(v.account, chat.model));
@@ -472,6 +562,17 @@ export class AccountPool implements ChatBackend {
       },
     }, { highWaterMark: 0 });
   }
+}
+
+/**
+ * Until when an account is out of credit: Kiro said nothing is left and overage is not on;
+ * until the reset date, or the next usage fetch when Kiro gave none. Unknown values never count.
+ */
+function exhaustion(usage: StoredUsage, now: number): number | undefined {
+  if (typeof usage.remaining !== "number" || usage.remaining > 0) return undefined;
+  if (usage.overageAllowed === true) return undefined;
+  const until = usage.resetAt ?? (usage.fetchedAt ?? now) + USAGE_CACHE_MS;
+  return until > now ? until : undefined;
 }
 
 function parseHealth(raw: string | undefined): StoredHealth {

@@ -36,6 +36,10 @@ export interface FakeAccountState {
   refreshFault?: number;
   /** Model ids its ListAvailableModels returns; undefined answers 500 (fallback list). */
   models?: string[];
+  /** What its GetUsageLimits answers; undefined answers 404. */
+  usage?: unknown;
+  /** GetUsageLimits calls it received. */
+  usageCalls: number;
 }
 
 /** The fake upstream with its accounts. */
@@ -58,6 +62,7 @@ export async function startFakePool(names: string[]): Promise<FakePool> {
       issued: [],
       calls: [],
       answered: 0,
+      usageCalls: 0,
     });
   });
   const byAccess = (request: RecordedRequest) => {
@@ -84,6 +89,13 @@ export async function startFakePool(names: string[]): Promise<FakePool> {
     const account = byAccess(request);
     if (!account?.models) return Response.json({ message: "no list" }, { status: 500 });
     return Response.json({ models: account.models.map((modelId) => ({ modelId })) });
+  });
+  kiro.route("GET", "/getUsageLimits", (request) => {
+    const account = byAccess(request);
+    if (!account) return Response.json({ message: "Unknown token" }, { status: 403 });
+    account.usageCalls++;
+    if (account.usage === undefined) return Response.json({ message: "none" }, { status: 404 });
+    return Response.json(account.usage);
   });
   kiro.route("POST", GENERATE_PATH, (request) => {
     const account = byAccess(request);
@@ -175,7 +187,7 @@ export async function startPoolGateway(
     proxyApiKeyGenerated: false,
     accountsFile: file,
     stateDir: join(options.dir, "state"),
-    upstream: { api: pool.url, auth: pool.url, management: pool.url, oidc: pool.url },
+    upstream: { api: pool.url, auth: pool.url, management: pool.url, oidc: pool.url, q: pool.url },
     ...options.config,
   });
   const gateway = await createGateway(config, {

@@ -380,3 +380,60 @@ Deno.test("a dead account comes back when its credential file changes", async ()
   assert.equal((await accountsOf(gateway)).a!.status, "ok");
   assert.equal((await gateway.chat("three")).text, "Hello from a");
 });
+
+/** A GetUsageLimits answer with `used` of `limit` credits, reset at `resetSeconds`. */
+function usageAnswer(used: number, limit: number, overage: string, resetSeconds: number) {
+  return {
+    subscriptionInfo: { subscriptionTitle: "KIRO PRO" },
+    usageBreakdownList: [{
+      resourceType: "CREDIT",
+      usageLimit: Math.floor(limit),
+      usageLimitWithPrecision: limit,
+      currentUsage: Math.floor(used),
+      currentUsageWithPrecision: used,
+    }],
+    nextDateReset: resetSeconds,
+    overageConfiguration: { overageStatus: overage },
+  };
+}
+
+Deno.test("GET /v1/usage shows each account's credit; an account out of credit is skipped", async () => {
+  await withPool(["a", "b"], async (pool, gateway) => {
+    const reset = START / 1000 + 86_400;
+    pool.account("a").usage = usageAnswer(50, 50, "DISABLED", reset);
+    pool.account("b").usage = usageAnswer(12.34, 50, "DISABLED", reset);
+    const { status, body } = await gateway.getJson("/v1/usage");
+    assert.equal(status, 200);
+    const rows = body.accounts as Record<string, unknown>[];
+    assert.deepEqual(rows.map((r) => [r.name, r.planName, r.used, r.limit, r.remaining]), [
+      ["a", "KIRO PRO", 50, 50, 0],
+      ["b", "KIRO PRO", 12.34, 50, 37.66],
+    ]);
+    assert.equal(rows[0]!.resetAt, reset * 1000);
+    assert.equal(rows[0]!.overageAllowed, false);
+    assert.equal(rows[0]!.status, "cooling");
+    assert.equal((await gateway.chat("hi")).text, "Hello from b", "a has no credit left");
+    assert.equal(pool.account("a").calls.length, 0);
+    const health = await accountsOf(gateway);
+    assert.equal(health.a!.status, "cooling");
+    assert.equal(health.a!.cooldownUntil, new Date(reset * 1000).toISOString());
+    assert.equal((health.b as { creditLeft?: number }).creditLeft, 37.66);
+  });
+});
+
+Deno.test("an unknown usage value is never read as zero credit", async () => {
+  await withPool(["a", "b"], async (pool, gateway) => {
+    pool.account("a").usage = {
+      usageBreakdownList: [{ usageLimitWithPrecision: 50 }],
+      overageConfiguration: { overageStatus: "DISABLED" },
+    };
+    pool.account("b").usage = usageAnswer(50, 50, "ENABLED", START / 1000 + 3600);
+    const rows = (await gateway.getJson("/v1/usage")).body.accounts as Record<string, unknown>[];
+    assert.equal(rows[0]!.limit, 50);
+    assert.equal(rows[0]!.remaining, undefined);
+    assert.equal(rows[1]!.remaining, 0);
+    assert.equal((await gateway.chat("hi")).text, "Hello from a", "a's credit is unknown, not 0");
+    pool.account("a").fault = { status: 429 };
+    assert.equal((await gateway.chat("hi")).text, "Hello from b", "b has overage");
+  });
+});
