@@ -11,7 +11,7 @@ import { SseEncoderStream } from "../../core/sse.ts";
 import { GatewayError } from "../../errors.ts";
 import { toChatRequest } from "./request.ts";
 import { buildResponse, type OutputItem, type ResponseContext } from "./response.ts";
-import { parseResponsesBody } from "./schema.ts";
+import { type InputItem, parseResponsesBody } from "./schema.ts";
 import { ResponseStore } from "./store.ts";
 import { ResponsesEventStream } from "./stream.ts";
 
@@ -65,6 +65,9 @@ export async function respondToResponses(
       );
     }
     history = stored.items;
+  }
+  if (Array.isArray(body.input) && body.input.some((item) => item.type === "item_reference")) {
+    body.input = await resolveItemReferences(body.input, store, deps);
   }
   const { chat, calls, items } = await toChatRequest(body, {
     config: deps.config,
@@ -125,6 +128,29 @@ export async function handleGetResponse(req: Request, deps: HandlerDeps): Promis
     });
   }
   return Response.json(stored.response);
+}
+
+/**
+ * Replaces `item_reference` inputs (the AI SDK sends them for items of stored responses) with
+ * the stored items; a reference to an unknown or expired item is dropped with a warning.
+ */
+async function resolveItemReferences(
+  input: InputItem[],
+  store: ResponseStore,
+  deps: HandlerDeps,
+): Promise<InputItem[]> {
+  const resolved: InputItem[] = [];
+  for (const item of input) {
+    if (item.type !== "item_reference") {
+      resolved.push(item);
+      continue;
+    }
+    const id = typeof item.id === "string" ? item.id : "";
+    const stored = id === "" ? undefined : await store.loadItem(id);
+    if (stored) resolved.push(stored);
+    else deps.logger.warn("Dropped a reference to an unknown item", { itemId: id });
+  }
+  return resolved;
 }
 
 function storeOf(deps: HandlerDeps): ResponseStore {

@@ -24,6 +24,7 @@ export interface ResponseStoreLimits {
 }
 
 const ENTRY = "responses:entry:";
+const ITEM = "responses:item:";
 const SLOT = "responses:slot:";
 const COUNT = "responses:count";
 
@@ -37,18 +38,40 @@ export class ResponseStore {
     this.#limits = limits;
   }
 
-  /** Saves `stored` under `id`, forgetting the response whose slot it takes. */
+  /**
+   * Saves `stored` under `id`, with an index from each output item's id to it (for
+   * `item_reference` inputs), and forgets the response whose slot it takes.
+   */
   async save(id: string, stored: StoredResponse): Promise<void> {
     const { maxEntries, maxAgeMs } = this.#limits;
     if (maxEntries <= 0) return;
     const ttl = { ttlMs: maxAgeMs };
     await this.#state.set(ENTRY + id, JSON.stringify(stored), ttl);
+    for (const itemId of outputItemIds(stored)) await this.#state.set(ITEM + itemId, id, ttl);
     // The counter is atomic in every backend, so concurrent saves take different slots.
     const count = await this.#state.increment(COUNT);
     const slot = SLOT + ((count - 1) % maxEntries);
     const evicted = await this.#state.get(slot);
     await this.#state.set(slot, id, ttl);
-    if (evicted !== undefined && evicted !== id) await this.#state.delete(ENTRY + evicted);
+    if (evicted !== undefined && evicted !== id) await this.#forget(evicted);
+  }
+
+  /** The output item `itemId` of a stored response, or undefined when it is not known. */
+  async loadItem(itemId: string): Promise<InputItem | undefined> {
+    const id = await this.#state.get(ITEM + itemId);
+    if (id === undefined) return undefined;
+    const stored = await this.load(id);
+    const output = stored?.response.output;
+    if (!Array.isArray(output)) return undefined;
+    return output.find((item: { id?: unknown }) => item.id === itemId) as InputItem | undefined;
+  }
+
+  async #forget(id: string): Promise<void> {
+    const stored = await this.load(id);
+    if (stored) {
+      for (const itemId of outputItemIds(stored)) await this.#state.delete(ITEM + itemId);
+    }
+    await this.#state.delete(ENTRY + id);
   }
 
   /** The response stored under `id`, or undefined when it is unknown, expired or evicted. */
@@ -56,4 +79,10 @@ export class ResponseStore {
     const text = await this.#state.get(ENTRY + id);
     return text === undefined ? undefined : JSON.parse(text) as StoredResponse;
   }
+}
+
+function outputItemIds(stored: StoredResponse): string[] {
+  const output = stored.response.output;
+  if (!Array.isArray(output)) return [];
+  return output.flatMap((item: { id?: unknown }) => typeof item.id === "string" ? [item.id] : []);
 }

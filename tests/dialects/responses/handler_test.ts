@@ -548,6 +548,25 @@ Deno.test("stored responses chain with previous_response_id and can be read back
     ]);
   });
 
+  await t.step("item_reference inputs are replaced by the stored items", async () => {
+    backend.script({ events: [{ type: "text", text: "Referenced." }, end()] });
+    await client.responses.create({
+      model: MODEL,
+      input: [
+        { role: "user", content: "Who are you?" },
+        { type: "item_reference", id: first!.output[0]!.id! },
+        { type: "item_reference", id: "msg_unknown" },
+        { role: "user", content: "Really?" },
+      ],
+    });
+    const chat = backend.requests.at(-1)!;
+    assert.deepEqual(chat.messages.map((m) => [m.role, m.text]), [
+      ["user", "Who are you?"],
+      ["assistant", "I am Kiro."],
+      ["user", "Really?"],
+    ]);
+  });
+
   await t.step("a streamed response is stored before response.completed", async () => {
     backend.script({ events: [{ type: "text", text: "Streamed." }, end()] });
     const stream = client.responses.stream({ model: MODEL, input: "Stream" });
@@ -581,14 +600,24 @@ Deno.test("stored responses chain with previous_response_id and can be read back
 
 Deno.test("the store keeps at most RESPONSES_STORE_MAX_ENTRIES responses", async () => {
   const backend = createFakeBackend();
-  await using gateway = startTestGateway({ backend, config: { responsesStoreMaxEntries: 2 } });
+  const state = new MemoryState();
+  await using gateway = startTestGateway({
+    backend,
+    config: { responsesStoreMaxEntries: 2 },
+    deps: { state },
+  });
   const client = clientFor(gateway);
   const ids: string[] = [];
+  const itemIds: string[] = [];
   for (let i = 0; i < 3; i++) {
-    ids.push((await client.responses.create({ model: MODEL, input: `Hi ${i}` })).id);
+    const response = await client.responses.create({ model: MODEL, input: `Hi ${i}` });
+    ids.push(response.id);
+    itemIds.push(response.output[0]!.id!);
   }
   const err = await client.responses.retrieve(ids[0]!).catch((e) => e);
   assert.equal(err.status, 404);
+  assert.equal(await state.get(`responses:item:${itemIds[0]}`), undefined, "its items forgotten");
+  assert.equal(await state.get(`responses:item:${itemIds[2]}`), ids[2]);
   assert.equal((await client.responses.retrieve(ids[1]!)).id, ids[1]);
   assert.equal((await client.responses.retrieve(ids[2]!)).id, ids[2]);
 });
