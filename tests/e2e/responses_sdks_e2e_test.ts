@@ -5,14 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { createOpenAI } from "@ai-sdk/openai";
-import {
-  Agent,
-  run,
-  setDefaultOpenAIClient,
-  setOpenAIAPI,
-  setTracingDisabled,
-  tool as agentTool,
-} from "@openai/agents";
+// The Agents SDK's own packages: `@openai/agents` adds only the realtime (voice) part, whose
+// @types/node would replace Deno's node types for the whole test build.
+import { Agent, Runner, tool as agentTool } from "@openai/agents-core";
+import { OpenAIProvider } from "@openai/agents-openai";
 import { stepCountIs, streamText, tool } from "ai";
 import OpenAI from "openai";
 import { z } from "zod";
@@ -95,11 +91,13 @@ Deno.test("OpenAI Agents SDK: a one-tool agent runs to its final output", async 
     },
     { frames: [textFrame("2 + 3 = 5."), contextUsageFrame(1)] },
   );
-  setTracingDisabled(true);
-  setOpenAIAPI("responses");
-  setDefaultOpenAIClient(
-    new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: E2E_KEY, maxRetries: 0 }),
-  );
+  const runner = new Runner({
+    modelProvider: new OpenAIProvider({
+      openAIClient: new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: E2E_KEY, maxRetries: 0 }),
+      useResponses: true,
+    }),
+    tracingDisabled: true,
+  });
   const sums: number[] = [];
   const add = agentTool({
     name: "add",
@@ -116,7 +114,7 @@ Deno.test("OpenAI Agents SDK: a one-tool agent runs to its final output", async 
     model: "claude-sonnet-4.5",
     tools: [add],
   });
-  const result = await within(run(agent, "What is 2 + 3?"), 10_000, "the agent run");
+  const result = await within(runner.run(agent, "What is 2 + 3?"), 10_000, "the agent run");
   assert.equal(result.finalOutput, "2 + 3 = 5.");
   assert.deepEqual(sums, [5]);
 
