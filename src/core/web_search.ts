@@ -433,5 +433,7 @@ function addUsage(total: Usage | undefined, usage: Usage): Usage {
   if (cacheRead !== undefined) out.cacheReadInputTokens = cacheRead;
   const cacheCreation = sum(total.cacheCreationInputTokens, usage.cacheCreationInputTokens);
   if (cacheCreation !== undefined) out.cacheCreationInputTokens = cacheCreation;
+  const reasoning = sum(total.reasoningTokens, usage.reasoningTokens);
+  if (reasoning !== undefined) out.reasoningTokens = reasoning;
   return out;
 }

@@ -22,8 +22,11 @@ export interface E2eGateway extends AsyncDisposable {
   issuedTokens: string[];
 }
 
-/** Starts the fake Kiro and a real gateway in front of it. */
-export async function startE2eGateway(overrides: Partial<Config> = {}): Promise<E2eGateway> {
+/** Starts the fake Kiro and a real gateway in front of it; `now` replaces the gateway's clock. */
+export async function startE2eGateway(
+  overrides: Partial<Config> = {},
+  options: { now?: () => number } = {},
+): Promise<E2eGateway> {
   const kiro = await startFakeKiro();
   const issuedTokens: string[] = [];
   kiro.route("POST", "/refreshToken", () => {
@@ -43,7 +46,8 @@ export async function startE2eGateway(overrides: Partial<Config> = {}): Promise<
   const gateway = await createGateway(config, {
     logger: new Logger({ level: "debug", write: (line) => logs.push(line) }),
     homeDir: "/nonexistent-home",
-    state: new MemoryState(),
+    state: new MemoryState(options.now),
+    now: options.now,
   });
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, gateway.handler);
   return {

@@ -16,6 +16,7 @@ import {
 } from "../fake_kiro.ts";
 import { contextUsageFrame, textFrame, tokenUsageFrame } from "../frames.ts";
 import { within } from "../helpers.ts";
+import { NATIVE_REJECTION_TTL_MS } from "../../src/kiro/backend.ts";
 import { E2E_KEY, startE2eGateway } from "./gateway.ts";
 
 interface PayloadView {
@@ -161,6 +162,31 @@ Deno.test("OpenAI SDK: a rejected native field falls back to tags, once per mode
     3,
     "one rejected call, one retry, then straight to tags",
   );
+});
+
+Deno.test("a model that rejected the native field is asked natively again an hour later", async () => {
+  const clock = { now: Date.now() };
+  await using gw = await startE2eGateway({}, { now: () => clock.now });
+  advertiseNativeModel(gw.kiro);
+  const client = openAi(gw.url);
+  const ask = () =>
+    client.chat.completions.create({
+      model: NATIVE_MODEL_ID,
+      messages: [{ role: "user", content: "Why?" }],
+    });
+  const rejecting = nativeReasoningReply({ reject: true });
+  gw.kiro.replay(rejecting, rejecting, rejecting, nativeReasoningReply());
+  await ask();
+  assert.notEqual((await nextPayload(gw.kiro)).additionalModelRequestFields, undefined);
+  assert.equal((await nextPayload(gw.kiro)).additionalModelRequestFields, undefined);
+  clock.now += NATIVE_REJECTION_TTL_MS - 1;
+  await ask();
+  assert.equal((await nextPayload(gw.kiro)).additionalModelRequestFields, undefined);
+  clock.now += 1;
+  const reply = await ask();
+  assert.notEqual((await nextPayload(gw.kiro)).additionalModelRequestFields, undefined);
+  const message = reply.choices[0]!.message as { reasoning_content?: string };
+  assert.equal(message.reasoning_content, "Native thoughts.");
 });
 
 Deno.test("Anthropic SDK: native thinking keeps Kiro's signature and hands it back", async (t) => {
