@@ -20,7 +20,6 @@ import { WebSearchBackend } from "./core/web_search.ts";
 import { KiroBackend } from "./kiro/backend.ts";
 import { KiroClient, type KiroClientOptions } from "./kiro/client.ts";
 import { machineFingerprint } from "./kiro/endpoints.ts";
-import { KiroWebSearch } from "./kiro/mcp.ts";
 import { ModelCatalog } from "./kiro/models.ts";
 import type { Logger } from "./log.ts";
 import { singleAccountView } from "./ops/accounts.ts";
@@ -236,10 +235,10 @@ export async function createGateway(
     throw err;
   }
   const first = pool.accounts.find((a) => a.parts !== undefined)!.parts!;
-  // Web searches go through the first enabled account's client (token, profile, proxy).
+  // Web searches go through the pool: an account's own client (token, profile ARN, proxy),
+  // healthy accounts first, the next one when a search fails.
   const backend = new WebSearchBackend(pool, {
     mode: config.webSearch,
-    searcher: new KiroWebSearch(first.client, { now }),
     logger,
     randomHex,
     countTokens: (text) => counter.count(text),

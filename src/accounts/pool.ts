@@ -15,7 +15,7 @@ import { createHash } from "node:crypto";
 import type { TokenSource } from "../auth/token_source.ts";
 import type { AccountStrategy } from "../config.ts";
 import type { ChatBackend, ModelInfo, SendContext } from "../core/backend.ts";
-import type { ChatEvent, ChatRequest } from "../core/chat.ts";
+import type { ChatEvent, ChatRequest, WebSearchHit } from "../core/chat.ts";
 import { GatewayError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { KiroClient } from "../kiro/client.ts";
@@ -233,6 +233,40 @@ export class AccountPool implements ChatBackend {
     }
     if (lastError !== undefined && this.#live.length === 1) throw lastError;
     throw await this.#unavailable(failures);
+  }
+
+  /**
+   * Runs one web search with the account a chat would use now (healthy ones first, in the
+   * strategy's order), trying the next when one fails. Search failures do not count against
+   * an account's health: its chat calls judge that. Rejects with the last failure.
+   */
+  async searchWeb(
+    query: string,
+    signal: AbortSignal,
+    context: SendContext = {},
+  ): Promise<WebSearchHit[]> {
+    const views = await Promise.all(this.#live.map((a) => this.#view(a)));
+    const healthy = views.filter((v) => v.status === "ok");
+    const ordered = this.#strategy === "balanced"
+      ? await this.#balancedOrder(healthy, undefined)
+      : await this.#stickyOrder(healthy);
+    const rest = views.filter((v) => v.status !== "ok");
+    let lastError: unknown;
+    for (const { account } of [...ordered, ...rest]) {
+      const backend = account.parts!.backend;
+      if (!backend.searchWeb) continue;
+      try {
+        return await backend.searchWeb(query, signal, context);
+      } catch (err) {
+        if (signal.aborted) throw err;
+        lastError = err;
+        this.#logger.warn("Web search failed with an account", {
+          account: account.entry.name,
+          error: err instanceof Error ? err.message : String(err),
+        });
+      }
+    }
+    throw lastError ?? new GatewayError("upstream", "Cannot search the web: no account can");
   }
 
   /** Estimates input tokens with the first account's estimator (all share one counter). */

@@ -2,7 +2,7 @@
  * The seam between dialects and Kiro: dialects depend only on this interface, so they can be
  * tested with a scripted backend and the Kiro side can change without touching them.
  */
-import type { ChatEvent, ChatRequest } from "./chat.ts";
+import type { ChatEvent, ChatRequest, WebSearchHit } from "./chat.ts";
 
 /** A model the gateway offers, with its limits. */
 export interface ModelInfo {
@@ -53,6 +53,11 @@ export interface ChatBackend {
   ): Promise<ReadableStream<ChatEvent>>;
   /** Estimates the input tokens of `chat` locally (count_tokens and message_start agree). */
   countInputTokens(chat: ChatRequest): number;
+  /**
+   * Runs one web search with this backend's account (Kiro's MCP endpoint), when the backend
+   * can search. Rejects with a GatewayError when the search failed; never invents results.
+   */
+  searchWeb?(query: string, signal: AbortSignal, context?: SendContext): Promise<WebSearchHit[]>;
   /** Lists the models clients may use. */
   listModels(): Promise<ModelInfo[]>;
 }

@@ -55,7 +55,8 @@ const DIRECT_QUERY_PREFIX = /^\s*perform a web search for the query:\s*/i;
 export interface WebSearchBackendOptions {
   /** WEB_SEARCH. */
   mode: WebSearchMode;
-  searcher: WebSearcher;
+  /** Runs the searches; by default the inner backend's searchWeb (the account's own client). */
+  searcher?: WebSearcher;
   logger: Logger;
   /** Returns `bytes` random bytes as hex (the `srvtoolu_` ids). */
   randomHex: (bytes: number) => string;
@@ -320,6 +321,22 @@ export class WebSearchBackend implements ChatBackend {
     }
   }
 
+  /** The explicit searcher, else the inner backend's (which follows its account choice). */
+  #searcher(context: SendContext): WebSearcher {
+    if (this.#options.searcher) return this.#options.searcher;
+    const inner = this.#inner;
+    return {
+      search(query, signal) {
+        if (!inner.searchWeb) {
+          return Promise.reject(
+            new GatewayError("upstream", "Cannot search the web: the backend has no web search"),
+          );
+        }
+        return inner.searchWeb(query, signal, context);
+      },
+    };
+  }
+
   /** One search, its failure caught and described (an abort is not caught). */
   async #search(
     query: string,
@@ -332,7 +349,7 @@ export class WebSearchBackend implements ChatBackend {
     }
     context.onWebSearch?.();
     try {
-      const hits = await this.#options.searcher.search(query, signal);
+      const hits = await this.#searcher(context).search(query, signal);
       return { results: filterHits(hits, settings) };
     } catch (err) {
       if (signal.aborted) throw err;

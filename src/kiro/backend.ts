@@ -11,7 +11,7 @@
 import type { Config } from "../config.ts";
 import { GatewayError } from "../errors.ts";
 import type { ChatBackend, ModelInfo, SendContext } from "../core/backend.ts";
-import type { ChatEvent, ChatRequest } from "../core/chat.ts";
+import type { ChatEvent, ChatRequest, WebSearchHit } from "../core/chat.ts";
 import { estimateInputTokens } from "../core/estimate.ts";
 import { jsonFence } from "../core/json_fence.ts";
 import { chainTransformers } from "../core/fuse.ts";
@@ -23,6 +23,7 @@ import type { TokenCounter } from "../core/tokens.ts";
 import type { TruncationStore } from "../core/truncation.ts";
 import type { Logger } from "../log.ts";
 import type { KiroClient } from "./client.ts";
+import { KiroWebSearch } from "./mcp.ts";
 import { frameDecoder } from "./eventstream.ts";
 import { kiroEvents } from "./events.ts";
 import { MODEL_CACHE_TTL_MS, type ModelCatalog, type ResolvedModel } from "./models.ts";
@@ -219,6 +220,11 @@ export class KiroBackend implements ChatBackend {
       this.#nativeRejected.delete(model.modelId);
     }
     return { native: true, fields: buildReasoningFields(model.nativeReasoning, chat.thinking) };
+  }
+
+  /** Searches the web through this account's client: its token, profile ARN and proxy. */
+  searchWeb(query: string, signal: AbortSignal): Promise<WebSearchHit[]> {
+    return new KiroWebSearch(this.#options.client, { now: this.#now }).search(query, signal);
   }
 
   /** Estimates the input tokens of `chat` with the shared local estimator. */
