@@ -52,7 +52,7 @@ Deno.test("web searches use an account's own token and profile, the next one whe
     { account: "b", arn: pool.account("b").profileArn },
   ]);
   // A search failure is not a chat failure: account a stays healthy.
-  const { body: health } = await gateway.getJson("/health", false);
+  const { body: health } = await gateway.getJson("/health"); // accounts need the key
   const rows = health.accounts as Array<{ name: string; status: string }>;
   assert.deepEqual(rows.map((row) => [row.name, row.status]), [["a", "ok"], ["b", "ok"]]);
 });
