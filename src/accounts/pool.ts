@@ -96,6 +96,9 @@ export interface AccountPoolOptions {
   now?: () => number;
 }
 
+/** Balanced selection treats accounts this close to the least in-flight count as tied. */
+const NEAR_TIE_IN_FLIGHT = 1;
+
 /** How long an in-flight count survives without a change (a crashed instance's fade). */
 const IN_FLIGHT_TTL_MS = 15 * 60_000;
 /** The window of "recent" failures for balanced ordering. */
@@ -165,6 +168,8 @@ export class AccountPool implements ChatBackend {
   #now: () => number;
   /** Background usage fetches under way; close() waits for them. */
   #pending = new Set<Promise<unknown>>();
+  /** Rotates the choice among near-equally loaded accounts (see #balancedOrder). */
+  #turn = 0;
 
   constructor(options: AccountPoolOptions) {
     this.#accounts = options.accounts;
@@ -463,15 +468,30 @@ export class AccountPool implements ChatBackend {
     return [...views].sort((a, b) => rank(a) - rank(b));
   }
 
-  /** The conversation's account first, then fewest in flight, recent failures, LRU. */
+  /**
+   * The conversation's account first, then fewest in flight, recent failures, LRU. Requests
+   * that arrive together (here or on other instances sharing the store) all read the same
+   * counts before any of them is counted, so they would all pick the same account: accounts
+   * within NEAR_TIE_IN_FLIGHT of the least loaded one take turns instead (this round-robin
+   * replaces least-recently-used among them, which is just as stale in a burst).
+   */
   async #balancedOrder(views: AccountView[], affinity: string | undefined): Promise<AccountView[]> {
     const bound = affinity === undefined ? undefined : await this.#state.get(affinity);
-    return [...views].sort((a, b) =>
+    const sorted = [...views].sort((a, b) =>
       Number(b.account.entry.id === bound) - Number(a.account.entry.id === bound) ||
       a.inFlight - b.inFlight ||
       a.recentFailures - b.recentFailures ||
       (a.health.lastUsedAt ?? 0) - (b.health.lastUsedAt ?? 0)
     );
+    const first = sorted[0];
+    if (first === undefined || first.account.entry.id === bound) return sorted;
+    // In file order, so that one request after another also goes round the accounts.
+    const near = views.filter((v) =>
+      v.inFlight <= first.inFlight + NEAR_TIE_IN_FLIGHT && v.recentFailures === first.recentFailures
+    );
+    const turn = this.#turn++ % near.length;
+    const rest = sorted.filter((v) => !near.includes(v));
+    return [...near.slice(turn), ...near.slice(0, turn), ...rest];
   }
 
   async #recordSuccess(choice: Choice, affinity: string | undefined): Promise<void> {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { MemoryState, type StateStore } from "../../src/state/state.ts";
 import { tempDir } from "../helpers.ts";
 import {
   type FakePool,
@@ -81,6 +82,40 @@ Deno.test("balanced: new conversations spread, one conversation stays on its acc
       "same first message, same account",
     );
   }, { accountStrategy: "balanced" });
+});
+
+/** A store that answers each call a few milliseconds later, as a store across the network. */
+function laggy(store: StateStore): StateStore {
+  const later = () => new Promise((resolve) => setTimeout(resolve, 3));
+  return {
+    get: async (key) => (await later(), store.get(key)),
+    set: async (key, value, options) => (await later(), store.set(key, value, options)),
+    delete: async (key) => (await later(), store.delete(key)),
+    tryLock: async (key, ttlMs) => (await later(), store.tryLock(key, ttlMs)),
+    unlock: async (key, token) => (await later(), store.unlock(key, token)),
+    increment: async (key, by, options) => (await later(), store.increment(key, by, options)),
+    describe: () => store.describe(),
+    close: () => store.close(),
+  };
+}
+
+Deno.test("balanced: a burst of concurrent new conversations is spread over the accounts", async () => {
+  await using tmp = await tempDir();
+  await using pool = await startFakePool(["a", "b", "c"]);
+  await using gateway = await startPoolGateway(pool, {
+    accounts: tokenEntries(["a", "b", "c"]),
+    dir: tmp.path,
+    config: { accountStrategy: "balanced" },
+    state: laggy(new MemoryState()),
+  });
+  const replies = await Promise.all(
+    Array.from({ length: 60 }, (_, i) => gateway.chat(`burst ${i}`)),
+  );
+  assert.deepEqual(replies.map((r) => r.status), Array(60).fill(200));
+  for (const name of ["a", "b", "c"]) {
+    const answered = pool.account(name).answered;
+    assert.ok(answered >= 15 && answered <= 25, `${name} answered ${answered} of 60`);
+  }
 });
 
 Deno.test("balanced: a conversation moves when its account fails", async () => {
