@@ -78,7 +78,10 @@ interface Health {
 }
 
 async function health(instance: Instance): Promise<Health> {
-  return await (await fetch(`${instance.url}/health`)).json();
+  const res = await fetch(`${instance.url}/health`, {
+    headers: { authorization: `Bearer ${API_KEY}` },
+  });
+  return await res.json();
 }
 
 /** Each account's credentials file in an instance's HOME (its own copy, as on its own machine). */
