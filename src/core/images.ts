@@ -38,9 +38,58 @@ export interface FetchImageOptions {
   resolve?: HostResolver;
 }
 
+/** The image types Kiro accepts (spec §2.7); anything else comes back as Kiro's opaque 400. */
+export const KIRO_IMAGE_TYPES: readonly string[] = [
+  "image/png",
+  "image/jpeg",
+  "image/gif",
+  "image/webp",
+];
+
+/**
+ * Checks a media type against KIRO_IMAGE_TYPES, reading `image/jpg` as `image/jpeg`, and
+ * returns it lower-cased. Throws an Error naming the type otherwise. Every dialect's inline,
+ * data: and fetched images pass here.
+ */
+export function toKiroImageType(mediaType: string): string {
+  const type = mediaType.split(";")[0]!.trim().toLowerCase();
+  const known = type === "image/jpg" ? "image/jpeg" : type;
+  if (KIRO_IMAGE_TYPES.includes(known)) return known;
+  if (!known.startsWith("image/")) throw new Error(`media type "${type}" is not an image`);
+  throw new Error(
+    `image type "${type}" is not one Kiro accepts: send PNG, JPEG, GIF or WebP`,
+  );
+}
+
+/**
+ * Checks base64 image data as Kiro will get it: whitespace (line breaks) removed, URL-safe
+ * letters turned into the standard ones. Throws an Error when it is not base64; an empty
+ * string stays empty.
+ */
+export function toKiroBase64(data: string): string {
+  const compact = data.replace(/\s+/g, "").replace(/-/g, "+").replace(/_/g, "/");
+  if (compact === "") return "";
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(compact) || compact.length % 4 === 1) {
+    throw new Error("the data is not valid base64");
+  }
+  return compact;
+}
+
+/**
+ * An inline image as Kiro takes it: a type of KIRO_IMAGE_TYPES and base64 data; undefined
+ * when the data is empty (such images are dropped, spec §2.7). Throws an Error naming the
+ * problem otherwise.
+ */
+export function toKiroImage(mediaType: string, data: string): ChatImage | undefined {
+  const type = toKiroImageType(mediaType);
+  const base64 = toKiroBase64(data);
+  return base64 === "" ? undefined : { mediaType: type, data: base64 };
+}
+
 /**
  * Decodes a `data:` URL (base64 or percent-encoded) into an image; returns undefined when it
- * holds no data. Throws an Error when the URL is malformed or its media type is not an image.
+ * holds no data. Throws an Error when the URL is malformed, its data is not base64 or its
+ * media type is not one Kiro accepts.
  */
 export function parseDataUrl(url: string): ChatImage | undefined {
   const comma = url.indexOf(",");
@@ -48,25 +97,17 @@ export function parseDataUrl(url: string): ChatImage | undefined {
     throw new Error("a data URL needs a comma before its data");
   }
   const params = url.slice("data:".length, comma).split(";").map((p) => p.trim());
-  const mediaType = (params[0] || "image/jpeg").toLowerCase();
-  if (!mediaType.startsWith("image/")) {
-    throw new Error(`media type "${mediaType}" is not an image`);
-  }
+  const mediaType = toKiroImageType(params[0] || "image/jpeg");
   const payload = url.slice(comma + 1);
   const isBase64 = params.slice(1).some((p) => p.toLowerCase() === "base64");
+  if (isBase64) return toKiroImage(mediaType, payload);
   let data: string;
-  if (isBase64) {
-    data = payload.replace(/\s+/g, "");
-  } else {
-    try {
-      data = Buffer.from(decodeURIComponent(payload), "latin1").toString("base64");
-    } catch {
-      throw new Error("the data is not valid percent-encoding");
-    }
+  try {
+    data = Buffer.from(decodeURIComponent(payload), "latin1").toString("base64");
+  } catch {
+    throw new Error("the data is not valid percent-encoding");
   }
-  if (data === "") return undefined;
-  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(data)) throw new Error("the data is not valid base64");
-  return { mediaType, data };
+  return toKiroImage(mediaType, data);
 }
 
 /**
@@ -104,10 +145,17 @@ export async function fetchImage(
           : `content type "${mediaType || "(none)"}" is not an image`,
       );
     }
+    let kiroType: string;
+    try {
+      kiroType = toKiroImageType(mediaType);
+    } catch (err) {
+      await response.body?.cancel();
+      throw new ImageRefusal((err as Error).message);
+    }
     const bytes = await readBodyCapped(response, maxBytes);
     if (bytes === undefined) throw new ImageRefusal(`the image is larger than ${maxBytes} bytes`);
     if (bytes.byteLength === 0) throw new ImageRefusal("the image is empty");
-    return { mediaType, data: Buffer.from(bytes).toString("base64") };
+    return { mediaType: kiroType, data: Buffer.from(bytes).toString("base64") };
   } catch (err) {
     if (err instanceof ImageRefusal) throw err;
     if (timeout.signal.aborted) throw new Error(`no answer within ${timeoutMs} ms`, { cause: err });

@@ -28,9 +28,35 @@ Deno.test("parseDataUrl decodes data URLs", async (t) => {
     },
     {
       name: "percent-encoded data",
-      url: "data:image/svg+xml,%3Csvg%2F%3E",
-      image: { mediaType: "image/svg+xml", data: btoa("<svg/>") },
+      url: "data:image/gif,GIF89a%01",
+      image: { mediaType: "image/gif", data: btoa("GIF89a\x01") },
     },
+    {
+      name: "image/jpg is read as image/jpeg",
+      url: "data:image/jpg;base64,/9j/4A==",
+      image: { mediaType: "image/jpeg", data: "/9j/4A==" },
+    },
+    {
+      name: "line-wrapped and URL-safe base64 is sent as standard base64",
+      url: "data:image/png;base64,iVBO\r\nRw0K_-8=",
+      image: { mediaType: "image/png", data: "iVBORw0K/+8=" },
+    },
+    {
+      name: "an image type Kiro refuses (SVG)",
+      url: "data:image/svg+xml,%3Csvg%2F%3E",
+      error: /image type "image\/svg\+xml" is not one Kiro accepts: send PNG, JPEG, GIF or WebP/,
+    },
+    {
+      name: "an image type Kiro refuses (BMP)",
+      url: "data:image/bmp;base64,Qk0=",
+      error: /image type "image\/bmp" is not one Kiro accepts/,
+    },
+    {
+      name: "text/html is not an image",
+      url: "data:text/html;base64,PGI+",
+      error: /media type "text\/html" is not an image/,
+    },
+    { name: "base64 of impossible length", url: "data:image/png;base64,AAAAA", error: /base64/ },
     { name: "empty data is dropped", url: "data:image/png;base64,", image: undefined },
     {
       name: "non-image media type",
@@ -39,7 +65,7 @@ Deno.test("parseDataUrl decodes data URLs", async (t) => {
     },
     {
       name: "percent-encoded data that is not valid",
-      url: "data:image/svg+xml,%E0%A4%A",
+      url: "data:image/png,%E0%A4%A",
       error: /not valid percent-encoding/,
     },
     {
@@ -74,6 +100,11 @@ Deno.test("fetchImage checks status, type, size and time", async (t) => {
           headers: { "content-type": "text/html" },
         });
       }
+      if (path === "/icon.bmp") {
+        return new Response(new Uint8Array([0x42, 0x4d]), {
+          headers: { "content-type": "image/bmp" },
+        });
+      }
       if (path === "/big") {
         return new Response(new Uint8Array(64), { headers: { "content-type": "image/png" } });
       }
@@ -96,6 +127,11 @@ Deno.test("fetchImage checks status, type, size and time", async (t) => {
   const failures: { name: string; path: string; options?: object; error: RegExp }[] = [
     { name: "a 404 fails", path: "/nope", error: /: the server answered 404$/ },
     { name: "a non-image type fails", path: "/page", error: /"text\/html" is not an image/ },
+    {
+      name: "an image type Kiro refuses fails",
+      path: "/icon.bmp",
+      error: /image type "image\/bmp" is not one Kiro accepts/,
+    },
     {
       name: "a body above the cap fails",
       path: "/big",

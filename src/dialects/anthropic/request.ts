@@ -41,7 +41,13 @@ import type {
 import { describeHits } from "../../core/web_search.ts";
 import { emptyMessage } from "../../core/chat.ts";
 import { fromClientRedacted, fromClientSignature } from "../../core/signatures.ts";
-import { fetchImage, type ImageFetcher, parseDataUrl } from "../../core/images.ts";
+import {
+  fetchImage,
+  type ImageFetcher,
+  parseDataUrl,
+  toKiroImage,
+  toKiroImageType,
+} from "../../core/images.ts";
 import { type ThinkingConfig, thinkingFromAnthropic } from "../../core/thinking_budget.ts";
 import { GatewayError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
@@ -321,16 +327,27 @@ async function toChatImage(
   path: string,
   options: ToChatRequestOptions,
 ): Promise<ChatImage | undefined> {
-  if (source.type === "base64") return toBase64Image(source.data, source.media_type);
+  if (source.type === "base64") return toBase64Image(source.data, source.media_type, path);
   if (/^data:/i.test(source.url)) return fromDataUrl(source.url, `${path}.url`);
   return await toFetchedImage(source.url, `${path}.url`, options);
 }
 
-function toBase64Image(data: string, mediaType: string): ChatImage | undefined {
+/** A base64 source as Kiro takes it; a type or data Kiro would refuse is the client's 400. */
+function toBase64Image(data: string, mediaType: string, path: string): ChatImage | undefined {
   const match = data.match(/^data:([^;,]*)(?:;[^,]*)?,/);
   const bytes = match ? data.slice(match[0].length) : data;
-  if (bytes === "") return undefined;
-  return { mediaType: match?.[1] || mediaType || "image/jpeg", data: bytes };
+  const type = match?.[1] || mediaType || "image/jpeg";
+  let param = match?.[1] ? `${path}.data` : `${path}.media_type`;
+  try {
+    const kiroType = toKiroImageType(type);
+    param = `${path}.data`;
+    return toKiroImage(kiroType, bytes);
+  } catch (err) {
+    throw new GatewayError("invalid_request", `${param}: ${(err as Error).message}`, {
+      param,
+      cause: err,
+    });
+  }
 }
 
 function fromDataUrl(url: string, param: string): ChatImage | undefined {
