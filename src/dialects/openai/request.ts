@@ -218,6 +218,7 @@ export function textOf(content: OpenAiContent): string {
   let text = "";
   for (const part of Array.isArray(content) ? content : [content]) {
     if (typeof part === "string") text += part;
+    else if (part.type === "refusal" && typeof part.refusal === "string") text += part.refusal;
     else if (!NON_TEXT_PARTS.has(part.type) && typeof part.text === "string") text += part.text;
   }
   return text;

@@ -13,9 +13,19 @@ const imageUrl = z.union([
   z.looseObject({ url: z.string(), detail: z.string().nullish() }),
 ]);
 
+/** Part types request.ts reads for something other than a `text` field. */
+const NON_TEXT_PART_TYPES: ReadonlySet<string> = new Set([
+  "image_url",
+  "tool_result",
+  "tool_reference",
+  "refusal",
+]);
+
 /**
- * One content part. `text` and `image_url` parts are checked; other types (`input_audio`,
- * `file`, `refusal`, Anthropic-style `tool_result`) pass through for request.ts to use or skip.
+ * One content part. `text`, `image_url` and `refusal` parts are checked; a part of any other
+ * type is taken as text when it has a string `text` (`input_text`, ...), and refused when it
+ * carries nothing Kiro can take (`input_audio`, `file`): the client hears it instead of the
+ * part vanishing. Anthropic-style `tool_result` parts pass for request.ts.
  */
 const contentPart = z.union([
   z.string(),
@@ -42,6 +52,24 @@ const contentPart = z.union([
         input: part,
         path: ["image_url"],
         message: "an image_url part needs image_url.url",
+      });
+    }
+    if (part.type === "refusal" && typeof part.refusal !== "string") {
+      ctx.issues.push({
+        code: "custom",
+        input: part.refusal,
+        path: ["refusal"],
+        message: "a refusal part needs a string refusal",
+      });
+    }
+    if (!NON_TEXT_PART_TYPES.has(part.type) && typeof part.text !== "string") {
+      ctx.issues.push({
+        code: "custom",
+        input: part,
+        path: ["type"],
+        message: `a content part of type ${
+          JSON.stringify(part.type)
+        } carries nothing Kiro can take: send text or an image_url part`,
       });
     }
   }),
@@ -73,6 +101,25 @@ const message = z.looseObject({
   name: z.string().nullish(),
   tool_calls: z.array(toolCall).nullish(),
   tool_call_id: z.string().nullish(),
+}).check((ctx) => {
+  const m = ctx.value;
+  // Kiro would get an empty turn or a result paired with no call: the client's mistake, said.
+  if (m.role === "user" && (m.content === null || m.content === undefined)) {
+    ctx.issues.push({
+      code: "custom",
+      input: m.content,
+      path: ["content"],
+      message: "a user message needs content (a string or a list of parts)",
+    });
+  }
+  if (m.role === "tool" && !m.tool_call_id) {
+    ctx.issues.push({
+      code: "custom",
+      input: m.tool_call_id,
+      path: ["tool_call_id"],
+      message: "a tool message needs the tool_call_id of the call it answers",
+    });
+  }
 });
 
 /** One message of the conversation. */
@@ -122,6 +169,18 @@ export const chatCompletionsSchema = z.looseObject({
   n: z.number().int().min(1).nullish(),
   tools: z.array(tool).nullish(),
   tool_choice: z.unknown().optional(),
+  // Known fields Kiro has no control for: ignored, but a wrong type is still the client's 400.
+  temperature: z.number().nullish(),
+  top_p: z.number().nullish(),
+  presence_penalty: z.number().nullish(),
+  frequency_penalty: z.number().nullish(),
+  seed: z.number().int().nullish(),
+  stop: z.union([z.string(), z.array(z.string())]).nullish(),
+  user: z.string().nullish(),
+  logprobs: z.boolean().nullish(),
+  top_logprobs: z.number().int().min(0).nullish(),
+  logit_bias: z.record(z.string(), z.number()).nullish(),
+  parallel_tool_calls: z.boolean().nullish(),
   response_format: z.looseObject({
     type: z.string(),
     json_schema: z.looseObject({

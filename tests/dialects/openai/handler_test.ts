@@ -462,6 +462,103 @@ Deno.test("POST /v1/chat/completions rejects bad requests before the backend", a
         param: "messages.0.content.0.text",
         message: /messages\.0\.content\.0\.text: a text part needs a string text/,
       },
+      {
+        name: "a user message without content",
+        body: { model: MODEL, messages: [{ role: "user" }] },
+        param: "messages.0.content",
+        message: /^Invalid request: messages\.0\.content: a user message needs content/,
+      },
+      {
+        name: "a user message with null content",
+        body: { model: MODEL, messages: [{ role: "user", content: null }] },
+        param: "messages.0.content",
+        message: /^Invalid request: messages\.0\.content: a user message needs content/,
+      },
+      {
+        name: "a first tool message without tool_call_id",
+        body: {
+          model: MODEL,
+          messages: [
+            { role: "user", content: "x" },
+            {
+              role: "assistant",
+              content: null,
+              tool_calls: [{
+                id: "c1",
+                type: "function",
+                function: { name: "f", arguments: "{}" },
+              }],
+            },
+            { role: "tool", content: "result" },
+          ],
+          tools: [{ type: "function", function: { name: "f", parameters: { type: "object" } } }],
+        },
+        param: "messages.2.tool_call_id",
+        message: /messages\.2\.tool_call_id: a tool message needs the tool_call_id/,
+      },
+      {
+        name: "a temperature that is not a number",
+        body: { model: MODEL, messages: [{ role: "user", content: "x" }], temperature: "hot" },
+        param: "temperature",
+        message: /^Invalid request: temperature: /,
+      },
+      {
+        name: "a stop that is neither a string nor a list of strings",
+        body: { model: MODEL, messages: [{ role: "user", content: "x" }], stop: 5 },
+        param: "stop",
+        message: /^Invalid request: stop: /,
+      },
+      {
+        name: "a content part that carries nothing Kiro can take",
+        body: {
+          model: MODEL,
+          messages: [{
+            role: "user",
+            content: [{ type: "text", text: "hear this" }, {
+              type: "input_audio",
+              input_audio: { data: "AAAA", format: "wav" },
+            }],
+          }],
+        },
+        param: "messages.0.content.1.type",
+        message: /content part of type "input_audio" carries nothing Kiro can take/,
+      },
+      {
+        name: "image data that is not base64",
+        body: {
+          model: MODEL,
+          messages: [{
+            role: "user",
+            content: [{ type: "image_url", image_url: { url: "data:image/png;base64,@@not" } }],
+          }],
+        },
+        param: "messages.0.content.0.image_url.url",
+        message: /messages\.0\.content\.0\.image_url\.url: the data is not valid base64/,
+      },
+      {
+        name: "an image of a type Kiro refuses",
+        body: {
+          model: MODEL,
+          messages: [{
+            role: "user",
+            content: [{ type: "image_url", image_url: { url: "data:image/bmp;base64,Qk0=" } }],
+          }],
+        },
+        param: "messages.0.content.0.image_url.url",
+        message: /image type "image\/bmp" is not one Kiro accepts/,
+      },
+      {
+        name: "an image that is text/html",
+        body: {
+          model: MODEL,
+          messages: [{
+            role: "user",
+            content: [{ type: "image_url", image_url: { url: "data:text/html;base64,PGI+" } }],
+          }],
+        },
+        param: "messages.0.content.0.image_url.url",
+        message: /media type "text\/html" is not an image/,
+      },
     ];
   for (const c of invalid) {
     await t.step(`${c.name} is a 400 with param ${c.param}`, async () => {
@@ -473,6 +570,19 @@ Deno.test("POST /v1/chat/completions rejects bad requests before the backend", a
       assert.match(body.error.message, c.message);
     });
   }
+
+  await t.step("an unknown part type that carries text is taken as text", async () => {
+    const res = await gateway.post("/v1/chat/completions", {
+      model: MODEL,
+      messages: [{
+        role: "user",
+        content: [{ type: "input_text", text: "one " }, { type: "fancy_text", text: "two" }],
+      }],
+    });
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+    assert.equal(backend.requests.at(-1)?.messages[0]?.text, "one two");
+  });
 
   await t.step("unknown fields are accepted and ignored", async () => {
     const res = await gateway.post("/v1/chat/completions", {
@@ -523,7 +633,7 @@ Deno.test("POST /v1/chat/completions rejects bad requests before the backend", a
       return true;
     });
   });
-  assert.equal(backend.requests.length, 1);
+  assert.equal(backend.requests.length, 2, "only the two valid requests reached the backend");
 });
 
 Deno.test("POST /v1/chat/completions maps backend rejections to OpenAI errors", async (t) => {
