@@ -60,11 +60,42 @@ function blockSchema<T extends Record<string, z.ZodType>>(known: T) {
   return z.looseObject({ type: z.string({ error: required("a string") }) }).transform(
     (block, ctx): KnownOutput<T> | UnknownBlock => {
       const schema = Object.hasOwn(known, block.type) ? known[block.type] : undefined;
-      if (schema === undefined) return { type: "unknown", originalType: block.type };
-      return forward(schema.safeParse(block), ctx) as KnownOutput<T>;
+      if (schema !== undefined) return forward(schema.safeParse(block), ctx) as KnownOutput<T>;
+      // A type of its own that carries text is taken as text; one that carries nothing Kiro
+      // can take is refused, so the client hears it instead of the block vanishing.
+      if (typeof block.text === "string") {
+        return { type: "text", text: block.text } as KnownOutput<T>;
+      }
+      if (!RECORD_BLOCK_TYPES.has(block.type)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["type"],
+          message: `a content block of type ${
+            JSON.stringify(block.type)
+          } carries nothing Kiro can take: send text, image, tool_use or tool_result blocks`,
+        });
+        return z.NEVER;
+      }
+      return { type: "unknown", originalType: block.type };
     },
   );
 }
+
+/**
+ * Records of server-side tools and uploads that clients send back in history: the model ran
+ * them on Anthropic's side, Kiro has no place for them, so they are skipped, not refused.
+ */
+const RECORD_BLOCK_TYPES: ReadonlySet<string> = new Set([
+  "web_fetch_tool_result",
+  "code_execution_tool_result",
+  "bash_code_execution_tool_result",
+  "text_editor_code_execution_tool_result",
+  "tool_search_tool_result",
+  "mcp_tool_use",
+  "mcp_tool_result",
+  "container_upload",
+  "search_result",
+]);
 
 /** A string, or a value `other` accepts; errors come from `other`, with their own paths. */
 function stringOr<T extends z.ZodType>(other: T) {
@@ -199,7 +230,14 @@ const countFields = {
   system: stringOr(z.array(SystemBlock, { error: "expected a string or a list of text blocks" }))
     .optional(),
   tools: z.array(Tool, { error: "expected a list" }).optional(),
-  thinking: z.unknown().optional(),
+  thinking: z.looseObject({
+    type: z.string({ error: required("a string") }),
+    budget_tokens: z.number({ error: "expected an integer" }).int("expected an integer").min(
+      1,
+      "expected an integer of at least 1",
+    ).optional(),
+  }, { error: 'expected an object such as {"type": "enabled", "budget_tokens": 2048}' })
+    .nullish(),
   output_config: z.looseObject({
     effort: z.string({ error: "expected a string" }).optional(),
     format: OutputFormat.optional(),

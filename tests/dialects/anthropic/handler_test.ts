@@ -495,6 +495,78 @@ Deno.test("Anthropic routes report errors in Anthropic's shape", async (t) => {
   });
 });
 
+Deno.test("wrong types, unusable blocks and refused images are 400s naming the field on both routes", async (t) => {
+  const backend = createFakeBackend();
+  await using gateway = startTestGateway({ backend });
+  const withContent = (content: unknown[]) => ({
+    ...HELLO,
+    messages: [{ role: "user", content }],
+  });
+  const image = (source: Record<string, unknown>) => withContent([{ type: "image", source }]);
+  const cases: { name: string; body: unknown; message: RegExp; messagesOnly?: boolean }[] = [
+    {
+      name: "thinking that is not an object",
+      body: { ...HELLO, thinking: "yes" },
+      message: /^thinking: expected an object such as/,
+    },
+    {
+      name: "a budget_tokens that is not a number",
+      body: { ...HELLO, thinking: { type: "enabled", budget_tokens: "lots" } },
+      message: /^thinking\.budget_tokens: expected an integer$/,
+    },
+    {
+      name: "a temperature that is not a number",
+      body: { ...HELLO, temperature: "hot" },
+      message: /^temperature: expected a number$/,
+      messagesOnly: true,
+    },
+    {
+      name: "a block of an unknown type that carries nothing Kiro can take",
+      body: withContent([{ type: "text", text: "listen" }, { type: "audio", data: "AAAA" }]),
+      message: /^messages\.0\.content\.1\.type: a content block of type "audio" carries nothing/,
+    },
+    {
+      name: "base64 image data that is not base64",
+      body: image({ type: "base64", media_type: "image/png", data: "not base64!" }),
+      message: /^messages\.0\.content\.0\.source\.data: the data is not valid base64$/,
+    },
+    {
+      name: "an image type Kiro refuses",
+      body: image({ type: "base64", media_type: "image/bmp", data: "Qk0=" }),
+      message: /^messages\.0\.content\.0\.source\.media_type: image type "image\/bmp" is not/,
+    },
+    {
+      name: "an image that is text/html",
+      body: image({ type: "base64", media_type: "text/html", data: "PGI+" }),
+      message: /^messages\.0\.content\.0\.source\.media_type: media type "text\/html" is not/,
+    },
+  ];
+  for (const path of ["/v1/messages", "/v1/messages/count_tokens"]) {
+    for (const c of cases) {
+      if (c.messagesOnly && path !== "/v1/messages") continue;
+      await t.step(`${path}: ${c.name}`, async () => {
+        const res = await gateway.post(path, c.body);
+        const body = await res.json();
+        assert.equal(res.status, 400, JSON.stringify(body));
+        assert.equal(body.type, "error");
+        assert.equal(body.error.type, "invalid_request_error");
+        assert.match(body.error.message, c.message);
+      });
+    }
+  }
+  assert.equal(backend.requests.length, 0, "nothing reached the backend");
+
+  await t.step("a block of an unknown type that carries text is taken as text", async () => {
+    const res = await gateway.post("/v1/messages", {
+      ...withContent([{ type: "text", text: "one" }, { type: "fancy_text", text: "two" }]),
+      brand_new_field: { ignored: true },
+    });
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+    assert.equal(backend.requests.at(-1)?.messages[0]?.text, "one\ntwo");
+  });
+});
+
 Deno.test("a held stream sends pings and a client disconnect cancels the upstream", async (t) => {
   await t.step("pings arrive while the backend is silent", async () => {
     const backend = createFakeBackend();
