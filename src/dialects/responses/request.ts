@@ -65,7 +65,6 @@ import {
   type ResponsesContent,
   type ResponsesTool,
   type ResponsesToolOutput,
-  TEXT_PARTS,
 } from "./schema.ts";
 
 /** The name of the upstream function that stands for the `local_shell` tool. */
@@ -277,7 +276,9 @@ export function textOf(content: ResponsesContent | undefined | null): string {
   if (typeof content === "string") return content;
   const texts: string[] = [];
   for (const part of content) {
-    if (TEXT_PARTS.has(part.type) && typeof part.text === "string") texts.push(part.text);
+    // Parts of other types that carry text are text too (the schema refused the rest).
+    if (part.type === "refusal" && typeof part.refusal === "string") texts.push(part.refusal);
+    else if (part.type !== "input_image" && typeof part.text === "string") texts.push(part.text);
   }
   return texts.join("\n");
 }

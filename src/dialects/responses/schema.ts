@@ -29,7 +29,11 @@ function relayIssues(
   }
 }
 
-/** One content part of a message or of a tool output; unknown part types pass. */
+/**
+ * One content part of a message or of a tool output. A part of another type is taken as text
+ * when it has a string `text`, and refused when it carries nothing Kiro can take (`input_file`,
+ * `input_audio`), as in the other dialects.
+ */
 const contentPart = z.looseObject({
   type: z.string(),
   text: z.unknown().optional(),
@@ -53,6 +57,15 @@ const contentPart = z.looseObject({
     } else if (typeof part.image_url !== "string") {
       push("image_url", "expected a data: or http(s) URL string");
     }
+  } else if (part.type === "refusal") {
+    if (typeof part.refusal !== "string") push("refusal", "a refusal part needs a string refusal");
+  } else if (!TEXT_PARTS.has(part.type) && typeof part.text !== "string") {
+    push(
+      "type",
+      `a content part of type ${
+        JSON.stringify(part.type)
+      } carries nothing Kiro can take: send input_text or input_image parts`,
+    );
   }
 });
 

@@ -480,6 +480,44 @@ Deno.test("POST /v1/responses refuses bad fields with a 400 naming them", async 
       body: { model: MODEL, input: [] },
       param: "input",
     },
+    {
+      name: "a temperature that is not a number",
+      body: { model: MODEL, input: "Hi", temperature: "hot" },
+      param: "temperature",
+    },
+    {
+      name: "a part that carries nothing Kiro can take",
+      body: {
+        model: MODEL,
+        input: [{
+          role: "user",
+          content: [{ type: "input_text", text: "read" }, { type: "input_file", file_id: "f1" }],
+        }],
+      },
+      param: "input.0.content.1.type",
+    },
+    {
+      name: "image data that is not base64",
+      body: {
+        model: MODEL,
+        input: [{
+          role: "user",
+          content: [{ type: "input_image", image_url: "data:image/png;base64,@@not" }],
+        }],
+      },
+      param: "input.0.content.0.image_url",
+    },
+    {
+      name: "an image of a type Kiro refuses",
+      body: {
+        model: MODEL,
+        input: [{
+          role: "user",
+          content: [{ type: "input_image", image_url: "data:image/bmp;base64,Qk0=" }],
+        }],
+      },
+      param: "input.0.content.0.image_url",
+    },
   ];
   for (const c of cases) {
     await t.step(c.name, async () => {
@@ -493,6 +531,20 @@ Deno.test("POST /v1/responses refuses bad fields with a 400 naming them", async 
       assert.equal(backend.requests.length, before, "nothing was sent upstream");
     });
   }
+
+  await t.step("a part of an unknown type that carries text is taken as text", async () => {
+    backend.script({ events: [{ type: "text", text: "ok" }, end()] });
+    const res = await gateway.post("/v1/responses", {
+      model: MODEL,
+      input: [{
+        role: "user",
+        content: [{ type: "input_text", text: "one" }, { type: "fancy_text", text: "two" }],
+      }],
+    });
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+    assert.equal(backend.requests.at(-1)?.messages[0]?.text, "one\ntwo");
+  });
 
   await t.step("unknown fields and item types are ignored", async () => {
     backend.script({ events: [{ type: "text", text: "ok" }, end()] });
