@@ -189,8 +189,6 @@ export interface Gateway {
   /** The accounts (one without KIRO_ACCOUNTS_FILE); its snapshot() is for status views. */
   pool: AccountPool;
   state: StateStore;
-  /** The Prometheus series of this gateway (GET /metrics). */
-  metrics: GatewayMetrics;
   /** Releases the proxy client, if any, and closes the state store. */
   close(): Promise<void>;
 }
@@ -268,7 +266,6 @@ export async function createGateway(
     models: first.models,
     pool,
     state,
-    metrics,
     close: async () => {
       await pool.close();
       proxy?.close();
