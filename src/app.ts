@@ -255,7 +255,7 @@ export async function createGateway(
     journal: new RequestJournal({ size: config.journalSize }),
     // One login is shown from its token state; several from the pool's stored health.
     accounts: config.accountsFile === undefined || config.demo
-      ? singleAccountView(first.tokens, now)
+      ? singleAccountView(first.tokens, { now, pool })
       : pool,
     modelLabel: catalogModelLabeler(first.models),
     ...options.deps,

@@ -47,12 +47,33 @@ export function accountsHealth(accounts: AccountSnapshot[]): "healthy" | "degrad
   return up === 0 ? "down" : "degraded";
 }
 
-/** The single credential source as a view of one account. */
+/** Options of singleAccountView. */
+export interface SingleAccountViewOptions {
+  /** The clock in epoch milliseconds. */
+  now: () => number;
+  /** The pool of this one login, for the figures it keeps: credit left, requests, in flight. */
+  pool?: AccountsView;
+}
+
+/**
+ * The single credential source as a view of one account: whether it can serve and its expiry
+ * come from its token state (a pool of one is never held back by its stored health, so that
+ * health is not shown), its credit left and request counts from the pool when there is one.
+ */
 export function singleAccountView(
   tokens: { status(): CredentialStatus },
-  now: () => number,
+  options: SingleAccountViewOptions,
 ): AccountsView {
-  return { snapshot: () => Promise.resolve([singleAccount(tokens.status(), now())]) };
+  return {
+    async snapshot() {
+      const account = singleAccount(tokens.status(), options.now());
+      const [pooled] = options.pool ? await options.pool.snapshot() : [];
+      if (pooled?.creditLeft !== undefined) account.creditLeft = pooled.creditLeft;
+      if (pooled?.inFlight !== undefined) account.inFlight = pooled.inFlight;
+      if (pooled?.requests !== undefined) account.requests = pooled.requests;
+      return [account];
+    },
+  };
 }
 
 /**

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { CredentialStatus } from "../../src/auth/token_source.ts";
-import { accountsHealth, singleAccount } from "../../src/ops/accounts.ts";
+import { accountsHealth, singleAccount, singleAccountView } from "../../src/ops/accounts.ts";
 
 const BASE: CredentialStatus = {
   source: "json_file",
@@ -46,4 +46,27 @@ Deno.test("health is healthy when every enabled account is up, down when none is
   assert.equal(accountsHealth([ok, cooling]), "degraded");
   assert.equal(accountsHealth([cooling, disabled]), "down");
   assert.equal(accountsHealth([]), "healthy");
+});
+
+Deno.test("one login shows its token state with the pool's credit and request counts", async () => {
+  const tokens = { status: () => ({ ...BASE, expiresAt: "2026-01-01T13:00:00.000Z" }) };
+  const pool = {
+    snapshot: () =>
+      Promise.resolve([
+        { name: "default", status: "cooling", creditLeft: 412.5, inFlight: 1, requests: 9 },
+      ]),
+  };
+  assert.deepEqual(await singleAccountView(tokens, { now: () => NOW, pool }).snapshot(), [{
+    name: "default",
+    status: "ok",
+    tokenExpiresAt: "2026-01-01T13:00:00.000Z",
+    creditLeft: 412.5,
+    inFlight: 1,
+    requests: 9,
+  }]);
+  assert.deepEqual(await singleAccountView(tokens, { now: () => NOW }).snapshot(), [{
+    name: "default",
+    status: "ok",
+    tokenExpiresAt: "2026-01-01T13:00:00.000Z",
+  }]);
 });
