@@ -244,6 +244,38 @@ Deno.test("POST /v1/responses streams the standard event sequence", async (t) =>
     assert.equal(backend.requests.at(-1)?.stream, true);
   });
 
+  await t.step(
+    "a local shell call streams as added and done only; one call when parallel is off",
+    async () => {
+      backend.script({
+        events: [
+          { type: "tool_call", id: "s1", name: "local_shell", arguments: '{"command":["ls"]}' },
+          { type: "tool_call", id: "s2", name: "local_shell", arguments: '{"command":["pwd"]}' },
+          end("tool_use"),
+        ],
+      });
+      const res = await gateway.post("/v1/responses", {
+        model: MODEL,
+        input: "List",
+        tools: [{ type: "local_shell" }],
+        parallel_tool_calls: false,
+        stream: true,
+      });
+      const events = parseSse(await res.text());
+      assert.deepEqual(events.map((event) => event.type), [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.output_item.done",
+        "response.completed",
+      ]);
+      const item = events[3]!.item as Record<string, unknown>;
+      assert.equal(item.type, "local_shell_call");
+      assert.equal(item.call_id, "s1");
+      assert.deepEqual((item.action as { command: string[] }).command, ["ls"]);
+    },
+  );
+
   await t.step("the SDK's stream helper assembles the final response", async () => {
     backend.script({
       events: [
