@@ -5,8 +5,10 @@
  *
  * Thinking is asked natively when the catalogue advertises reasoning fields for the model
  * (spec §8.6), else with `<thinking>` tags. When Kiro answers 400 to a request with the native
- * fields, the request is sent once more without them (tags instead); if that one is accepted,
- * the model is remembered as not taking the fields, for NATIVE_REJECTION_TTL_MS.
+ * fields, the request is sent once more without them and without history reasoning (tags
+ * instead); if that one is accepted, the model is remembered as not taking the fields, for
+ * NATIVE_REJECTION_TTL_MS, unless the rejected request carried signed reasoning (which only a
+ * model that took the fields can have produced).
  */
 import type { Config } from "../config.ts";
 import { GatewayError } from "../errors.ts";
@@ -143,11 +145,19 @@ export class KiroBackend implements ChatBackend {
       });
       forceTags = true;
       body = await sendOnce();
-      this.#nativeRejected.set(model.modelId, this.#now() + NATIVE_REJECTION_TTL_MS);
-      logger.warn("Kiro took the request without native reasoning: using tags for this model", {
-        model: model.modelId,
-        forMinutes: NATIVE_REJECTION_TTL_MS / 60_000,
-      });
+      // Signed reasoning in the history proves the model took the fields before: the 400 was
+      // about that reasoning (an expired signature, say), so the model is not marked.
+      if (prepared.messages.some((message) => message.reasoning !== undefined)) {
+        logger.warn("Kiro took the request without native reasoning and signed history", {
+          model: model.modelId,
+        });
+      } else {
+        this.#nativeRejected.set(model.modelId, this.#now() + NATIVE_REJECTION_TTL_MS);
+        logger.warn("Kiro took the request without native reasoning: using tags for this model", {
+          model: model.modelId,
+          forMinutes: NATIVE_REJECTION_TTL_MS / 60_000,
+        });
+      }
     }
     // The closures below live as long as the stream and share this scope with `lastPayload`:
     // drop the payload (the whole conversation as Kiro JSON) once it has been sent.

@@ -326,6 +326,48 @@ Deno.test("Anthropic SDK: native thinking keeps Kiro's signature and hands it ba
   });
 });
 
+Deno.test("a rejection of a request with signed history falls back without marking the model", async () => {
+  await using gw = await nativeGateway();
+  const client = anthropic(gw.url);
+  const rejecting = nativeReasoningReply({ reject: true });
+  gw.kiro.replay(rejecting, rejecting, nativeReasoningReply());
+  const messages: Anthropic.MessageParam[] = [
+    { role: "user", content: "Why?" },
+    {
+      role: "assistant",
+      content: [
+        { type: "thinking", thinking: "Old.", signature: "kgw1.sig.EXPIRED" },
+        { type: "text", text: "Because." },
+      ],
+    },
+    { role: "user", content: "Sure?" },
+  ];
+  const first = await client.messages.create({
+    model: NATIVE_MODEL_ID,
+    max_tokens: 1024,
+    messages,
+  });
+  assert.equal((first.content[0] as Anthropic.ThinkingBlock).thinking, "Tagged thoughts.");
+  const rejected = await nextPayload(gw.kiro);
+  assert.notEqual(rejected.additionalModelRequestFields, undefined);
+  assert.notEqual(
+    rejected.conversationState.history?.[1]?.assistantResponseMessage?.reasoningContent,
+    undefined,
+  );
+  const retried = await nextPayload(gw.kiro);
+  assert.equal(retried.additionalModelRequestFields, undefined);
+  assert.equal(
+    retried.conversationState.history?.[1]?.assistantResponseMessage?.reasoningContent,
+    undefined,
+  );
+  await client.messages.create({
+    model: NATIVE_MODEL_ID,
+    max_tokens: 1024,
+    messages: [{ role: "user", content: "New chat" }],
+  });
+  assert.notEqual((await nextPayload(gw.kiro)).additionalModelRequestFields, undefined);
+});
+
 Deno.test("Anthropic SDK: a rejected native field falls back to tags", async () => {
   await using gw = await nativeGateway();
   const rejecting = nativeReasoningReply({ reject: true });
