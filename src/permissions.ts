@@ -77,6 +77,15 @@ export function gatewayPaths(config: Readonly<Config>, options: GatewayPathOptio
       configured: true,
     });
   }
+  if (config.accountsFile !== undefined) {
+    // The credential files it names are checked when they are read (main.ts names the flag).
+    paths.push({
+      path: expandHome(config.accountsFile, options.homeDir),
+      access: "read",
+      purpose: "KIRO_ACCOUNTS_FILE",
+      configured: true,
+    });
+  }
   if (config.debugMode !== "off") {
     paths.push({
       path: config.debugDir,

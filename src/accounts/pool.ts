@@ -197,12 +197,30 @@ export class AccountPool implements ChatBackend {
     signal: AbortSignal,
     context: SendContext = {},
   ): Promise<ReadableStream<ChatEvent>> {
+    const affinity = this.#strategy === "balanced" ? affinityKey(chat, context) : undefined;
+    const { value, account, done } = await this.#withAccount(
+      { model: chat.model, affinity, signal },
+      (parts) => parts.backend.send(chat, signal, context),
+    );
+    context.onAccount?.(account.entry.name);
+    return countedUntilEnd(value, done);
+  }
+
+  /**
+   * Runs `attempt` with one account after another until one succeeds; never tries an account
+   * twice. Resolves with the value, the account and `done`, which lowers its in-flight count
+   * (call it once the answer is over). Rejects with the request's own error, the single
+   * account's error, or an `accounts_unavailable` error naming each account's reason.
+   */
+  async #withAccount<T>(
+    request: { model?: string; affinity?: string; signal: AbortSignal },
+    attempt: (parts: AccountParts) => Promise<T>,
+  ): Promise<{ value: T; account: PoolAccount; done: () => Promise<void> }> {
     const tried = new Set<string>();
     const failures = new Map<string, string>();
     let lastError: GatewayError | undefined;
-    const affinity = this.#strategy === "balanced" ? affinityKey(chat, context) : undefined;
     while (true) {
-      const choice = await this.#choose(chat, tried, affinity);
+      const choice = await this.#choose(request.model, tried, request.affinity);
       if (choice === undefined) break;
       const { account } = choice;
       const { id, name } = account.entry;
@@ -210,12 +228,18 @@ export class AccountPool implements ChatBackend {
       const k = keys(id);
       await this.#state.increment(k.requests);
       await this.#state.increment(k.inFlight, 1, { ttlMs: IN_FLIGHT_TTL_MS });
-      let events: ReadableStream<ChatEvent>;
+      let ended = false;
+      const done = async () => {
+        if (ended) return;
+        ended = true;
+        await this.#state.increment(k.inFlight, -1, { ttlMs: IN_FLIGHT_TTL_MS }).catch(() => {});
+      };
+      let value: T;
       try {
-        events = await account.parts!.backend.send(chat, signal, context);
+        value = await attempt(account.parts!);
       } catch (err) {
-        await this.#state.increment(k.inFlight, -1, { ttlMs: IN_FLIGHT_TTL_MS });
-        if (signal.aborted || !(err instanceof GatewayError)) {
+        await done();
+        if (request.signal.aborted || !(err instanceof GatewayError)) {
           await this.#releaseProbe(choice);
           throw err;
         }
@@ -232,9 +256,8 @@ export class AccountPool implements ChatBackend {
         lastError = err;
         continue;
       }
-      await this.#recordSuccess(choice, affinity);
-      context.onAccount?.(name);
-      return this.#countedUntilEnd(events, k.inFlight);
+      await this.#recordSuccess(choice, request.affinity);
+      return { value, account, done };
     }
     if (lastError !== undefined && this.#live.length === 1) throw lastError;
     throw await this.#unavailable(failures);
@@ -432,7 +455,7 @@ export class AccountPool implements ChatBackend {
 
   /** Picks the next account to try, or undefined when none is left. */
   async #choose(
-    chat: ChatRequest,
+    model: string | undefined,
     tried: Set<string>,
     affinity: string | undefined,
   ): Promise<Choice | undefined> {
@@ -441,7 +464,9 @@ export class AccountPool implements ChatBackend {
     if (tried.size === 0) this.#refreshStaleUsage(this.#live);
     const views = await Promise.all(untried.map((a) => this.#view(a)));
     let eligible = views.filter((v) => v.status === "ok");
-    const offering = eligible.filter((v) => offersModel(v.account, chat.model));
+    const offering = model === undefined
+      ? eligible
+      : eligible.filter((v) => offersModel(v.account, model));
     if (offering.length > 0) eligible = offering;
     const ordered = this.#strategy === "balanced"
       ? await this.#balancedOrder(eligible, affinity)
@@ -590,32 +615,6 @@ export class AccountPool implements ChatBackend {
       },
     );
   }
-
-  /** Passes `events` on and lowers the in-flight count once when they end or are cancelled. */
-  #countedUntilEnd(events: ReadableStream<ChatEvent>, key: string): ReadableStream<ChatEvent> {
-    const reader = events.getReader();
-    let done = false;
-    const finish = async () => {
-      if (done) return;
-      done = true;
-      await this.#state.increment(key, -1, { ttlMs: IN_FLIGHT_TTL_MS }).catch(() => {});
-    };
-    return new ReadableStream<ChatEvent>({
-      async pull(controller) {
-        const result = await reader.read();
-        if (result.done) {
-          await finish();
-          controller.close();
-        } else {
-          controller.enqueue(result.value);
-        }
-      },
-      async cancel(reason) {
-        await finish();
-        await reader.cancel(reason);
-      },
-    }, { highWaterMark: 0 });
-  }
 }
 
 /**
@@ -673,4 +672,27 @@ export function tagRefreshFailures(tokens: TokenSource, failures: WeakSet<object
     forceRefresh: (rejected) => tokens.forceRefresh(rejected).catch(tag),
     status: () => tokens.status(),
   };
+}
+
+/** Passes `events` on and calls `done` once when they end or are cancelled. */
+function countedUntilEnd(
+  events: ReadableStream<ChatEvent>,
+  done: () => Promise<void>,
+): ReadableStream<ChatEvent> {
+  const reader = events.getReader();
+  return new ReadableStream<ChatEvent>({
+    async pull(controller) {
+      const result = await reader.read();
+      if (result.done) {
+        await done();
+        controller.close();
+      } else {
+        controller.enqueue(result.value);
+      }
+    },
+    async cancel(reason) {
+      await done();
+      await reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
 }

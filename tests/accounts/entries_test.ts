@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { loadAccountEntries } from "../../src/accounts/entries.ts";
 import { CredentialsError } from "../../src/auth/credentials.ts";
+import { defaultConfig } from "../../src/config.ts";
+import { deniedPathLines, gatewayPaths } from "../../src/permissions.ts";
 import { createCliDatabase } from "../auth/fake_auth.ts";
 import { tempDir } from "../helpers.ts";
 import { startFakePool, startPoolGateway } from "./fake_pool.ts";
@@ -141,4 +143,18 @@ Deno.test("a bad entry in the accounts file stops the gateway with one line", as
   assert.ok(err instanceof CredentialsError, String(err));
   assert.equal(err.lines.length, 1);
   assert.match(err.lines[0]!, /entry 2 \("b"\)/);
+});
+
+Deno.test("KIRO_ACCOUNTS_FILE outside the allowed paths is refused before start-up", () => {
+  const config = defaultConfig({ accountsFile: "/secure/accounts.json" });
+  const paths = gatewayPaths(config, { platform: "linux" });
+  assert.ok(paths.some((p) => p.purpose === "KIRO_ACCOUNTS_FILE" && p.access === "read"));
+  const lines = deniedPathLines(paths, {
+    query: (_name, path) => path === "/secure/accounts.json" ? "denied" : "granted",
+  });
+  assert.equal(lines.length, 1);
+  assert.match(
+    lines[0]!,
+    /KIRO_ACCOUNTS_FILE "\/secure\/accounts.json".*--allow-read=\/secure\/accounts.json/,
+  );
 });

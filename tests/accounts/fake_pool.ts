@@ -40,6 +40,8 @@ export interface FakeAccountState {
   usage?: unknown;
   /** GetUsageLimits calls it received. */
   usageCalls: number;
+  /** While set, replies send their first frame, then wait for it before the rest. */
+  hold?: Promise<void>;
 }
 
 /** The fake upstream with its accounts. */
@@ -119,12 +121,24 @@ export async function startFakePool(names: string[]): Promise<FakePool> {
       });
     }
     account.answered++;
-    const bytes = concatBytes(
-      textFrame(`Hello from ${account.name}`),
-      meteringFrame(0.01),
-      contextUsageFrame(1),
-    );
-    return new Response(new Uint8Array(bytes), {
+    const first = textFrame(`Hello from ${account.name}`);
+    const rest = concatBytes(meteringFrame(0.01), contextUsageFrame(1));
+    const hold = account.hold;
+    if (hold) {
+      let sent = 0;
+      return new Response(
+        new ReadableStream<Uint8Array>({
+          async pull(controller) {
+            if (sent++ === 0) return controller.enqueue(new Uint8Array(first));
+            await hold;
+            controller.enqueue(new Uint8Array(rest));
+            controller.close();
+          },
+        }),
+        { headers: { "content-type": "application/vnd.amazon.eventstream" } },
+      );
+    }
+    return new Response(new Uint8Array(concatBytes(first, rest)), {
       headers: { "content-type": "application/vnd.amazon.eventstream" },
     });
   });

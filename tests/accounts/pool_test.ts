@@ -472,3 +472,42 @@ Deno.test("an unknown usage value is never read as zero credit", async () => {
     assert.equal((await gateway.chat("hi")).text, "Hello from b", "b has overage");
   });
 });
+
+Deno.test("balanced: the account with the fewest requests in flight is chosen", async () => {
+  await withPool(["a", "b"], async (pool, gateway) => {
+    const release = Promise.withResolvers<void>();
+    pool.account("a").hold = release.promise;
+    pool.account("b").hold = release.promise;
+    const open: ReadableStreamDefaultReader<Uint8Array>[] = [];
+    const start = async (text: string) => {
+      const res = await fetch(`${gateway.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { authorization: "Bearer pool-key", "content-type": "application/json" },
+        body: JSON.stringify({
+          model: "claude-sonnet-4.5",
+          stream: true,
+          messages: [{ role: "user", content: text }],
+        }),
+      });
+      const reader = res.body!.getReader();
+      open.push(reader);
+      let seen = "";
+      while (!seen.includes("Hello from")) {
+        seen += new TextDecoder().decode((await reader.read()).value);
+      }
+      return seen.match(/Hello from (\w)/)![1];
+    };
+    assert.equal(await start("one"), "a");
+    assert.equal(await start("two"), "b", "a has one in flight");
+    let rows = await accountsOf(gateway);
+    assert.deepEqual([rows.a!.inFlight, rows.b!.inFlight], [1, 1]);
+    assert.equal(await start("three"), "a", "a tie: the least recently used");
+    assert.equal(await start("four"), "b");
+    release.resolve();
+    await Promise.all(open.map(async (reader) => {
+      while (!(await reader.read()).done) { /* drain */ }
+    }));
+    rows = await accountsOf(gateway);
+    assert.deepEqual([rows.a!.inFlight, rows.b!.inFlight], [0, 0]);
+  }, { accountStrategy: "balanced" });
+});
