@@ -499,7 +499,8 @@ class KiroTokenSource implements TokenSource {
   ): Promise<ReleaseLockResult> {
     const shared = this.#shared;
     if (shared === undefined) return undefined;
-    const deadline = this.#now() + REFRESH_LOCK_MS;
+    // Long enough for a dead holder's lock to expire and another waiter's refresh after it.
+    const deadline = this.#now() + 2 * REFRESH_LOCK_MS;
     for (let waited = false;; waited = true) {
       const release = await shared.lock(REFRESH_LOCK_MS);
       if (release !== undefined && !waited) return release;
@@ -511,16 +512,17 @@ class KiroTokenSource implements TokenSource {
         await release();
         return "done";
       }
-      await this.#sleep(REFRESH_POLL_MS);
-      if (await this.#adoptShared(rejectedToken)) return "done";
-      await this.#reloadSource();
-      if (this.#usable(rejectedToken)) return "done";
+      // Checked right after a lock attempt, so a lock that expired is always tried once more.
       if (this.#now() > deadline) {
         throw new GatewayError(
           "upstream_timeout",
           "Cannot refresh Kiro token: another gateway instance holds the refresh lock and published no new token",
         );
       }
+      await this.#sleep(REFRESH_POLL_MS);
+      if (await this.#adoptShared(rejectedToken)) return "done";
+      await this.#reloadSource();
+      if (this.#usable(rejectedToken)) return "done";
     }
   }
 

@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { stateSharedTokens, tokensKey } from "../../src/auth/shared_tokens.ts";
-import { createTokenSource, type TokenSource } from "../../src/auth/token_source.ts";
+import {
+  createTokenSource,
+  REFRESH_LOCK_MS,
+  type TokenSource,
+} from "../../src/auth/token_source.ts";
 import { silentLogger } from "../../src/log.ts";
 import { MemoryState, type StateStore } from "../../src/state/state.ts";
 import { within } from "../helpers.ts";
@@ -89,4 +93,33 @@ Deno.test("with a local store, tokens never enter it; the lock still admits one 
   assert.equal((await within(waiting)).accessToken, "access-1");
   assert.equal(fake.to("/refreshToken").length, 1);
   assert.equal(await state.get(tokensKey("main")), undefined, "no token in the local store");
+});
+
+Deno.test("a holder that died with the refresh lock: a waiter refreshes once the lock expires", async () => {
+  await using fake = startFakeAuth();
+  fake.on("/refreshToken", () =>
+    Response.json({
+      accessToken: "access-1",
+      refreshToken: "refresh-1",
+      expiresIn: 3600,
+      profileArn: arnIn("us-east-1"),
+    }));
+  const clock = fakeClock();
+  const state = new MemoryState(clock.now);
+  const shared = stateSharedTokens(state, "main", { publishTokens: true });
+  assert.ok(await shared.lock(REFRESH_LOCK_MS), "the dead holder's lock, never released");
+  clock.ms += 10; // the waiter arrives just after the holder took the lock
+  const source = await createTokenSource(fakeConfig(fake, { refreshToken: "refresh-0" }), {
+    logger: silentLogger(),
+    now: clock.now,
+    homeDir: "/nonexistent",
+    shared,
+    // Each poll costs a little more than the pause itself, as real work does.
+    sleep: (ms) => {
+      clock.ms += ms + 3;
+      return Promise.resolve();
+    },
+  });
+  assert.equal((await within(source.getAccess())).accessToken, "access-1");
+  assert.equal(fake.to("/refreshToken").length, 1);
 });
