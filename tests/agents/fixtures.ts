@@ -2,7 +2,7 @@
  * Agent wire fixtures: requests the real agents sent, recorded once by the agent tests into
  * tests/fixtures/agents/<agent>-<what>.json and replayed by fixtures_test.ts through the
  * request builders, so a change that breaks an agent's request shape fails even where the
- * agents are not installed. `UPDATE_AGENT_FIXTURES=1 deno test --allow-all tests/agents/`
+ * agents are not installed. `UPDATE_AGENT_FIXTURES=1 deno test --config deno.test.json -A tests/agents/`
  * records them again (review the diff).
  */
 import { join } from "node:path";
