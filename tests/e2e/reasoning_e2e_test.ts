@@ -368,6 +368,38 @@ Deno.test("a rejection of a request with signed history falls back without marki
   assert.notEqual((await nextPayload(gw.kiro)).additionalModelRequestFields, undefined);
 });
 
+Deno.test("the SDKs read a signature without reasoning text (display omitted)", async () => {
+  await using gw = await nativeGateway();
+  const onlySignature = nativeReasoningReply({ reasoning: [], signature: "SIG-ONLY" });
+  gw.kiro.replay(onlySignature, onlySignature);
+  const message = await within(
+    anthropic(gw.url).messages.stream({
+      model: NATIVE_MODEL_ID,
+      max_tokens: 1024,
+      messages: [{ role: "user", content: "Why?" }],
+    }).finalMessage(),
+  );
+  assert.deepEqual(message.content, [
+    { type: "thinking", thinking: "", signature: "kgw1.sig.SIG-ONLY" },
+    { type: "text", text: "The answer." },
+  ]);
+  const response = await within(
+    openAi(gw.url).responses.stream({
+      model: NATIVE_MODEL_ID,
+      input: "Why?",
+      include: ["reasoning.encrypted_content"],
+      store: false,
+    }).finalResponse(),
+  );
+  assert.deepEqual(response.output[0], {
+    id: response.output[0]!.id,
+    type: "reasoning",
+    summary: [],
+    encrypted_content: "kgw1.sig.SIG-ONLY",
+  });
+  assert.equal(response.output_text, "The answer.");
+});
+
 Deno.test("Anthropic SDK: a rejected native field falls back to tags", async () => {
   await using gw = await nativeGateway();
   const rejecting = nativeReasoningReply({ reject: true });
