@@ -40,9 +40,10 @@ export interface ResponseContext {
   newId: (prefix: string) => string;
 }
 
-/** The status of a response and, when incomplete, why. */
+/** The status of a response, its output so far and, when it failed, why. */
 export interface ResponseEnd {
   status: "completed" | "incomplete" | "failed" | "in_progress";
+  output: OutputItem[];
   usage?: Usage;
   error?: ResponseError;
   stopReason?: StopReason;
@@ -67,7 +68,6 @@ export function toResponsesUsage(usage: Usage): ResponsesUsage {
 /** The `response` object with `output` and the request's settings echoed. */
 export function buildResponseObject(
   ctx: ResponseContext,
-  output: OutputItem[],
   end: ResponseEnd,
 ): Record<string, unknown> {
   const { body } = ctx;
@@ -84,7 +84,7 @@ export function buildResponseObject(
     max_output_tokens: body.max_output_tokens ?? null,
     metadata: body.metadata ?? {},
     model: body.model,
-    output,
+    output: end.output,
     parallel_tool_calls: body.parallel_tool_calls ?? true,
     previous_response_id: body.previous_response_id ?? null,
     prompt_cache_key: body.prompt_cache_key ?? null,
@@ -152,7 +152,9 @@ export function includesEncryptedReasoning(ctx: Pick<ResponseContext, "body">): 
  * A reasoning item with its summary text (none for redacted reasoning) and, when given, the
  * `encrypted_content` carrying Kiro's signature or redacted reasoning, marked as the gateway's.
  */
-export function reasoningItem(id: string, text: string, encrypted?: string): OutputItem {
+export function reasoningItem(
+  { id, text, encrypted }: { id: string; text: string; encrypted?: string },
+): OutputItem {
   const item: OutputItem = {
     id,
     type: "reasoning",
@@ -162,12 +164,12 @@ export function reasoningItem(id: string, text: string, encrypted?: string): Out
   return item;
 }
 
-/** A tool call as the output item its tool's kind asks for, with its stream item id prefix. */
+/** A tool call as the output item (with id `itemId`) its tool's kind asks for. */
 export function callItem(
   ctx: Pick<ResponseContext, "calls">,
-  id: string,
-  call: { id: string; name: string; arguments: string },
+  call: { itemId: string; id: string; name: string; arguments: string },
 ): OutputItem {
+  const id = call.itemId;
   const kind = ctx.calls.get(call.name) ?? { kind: "function", name: call.name };
   const args = call.arguments.trim() === "" ? "{}" : call.arguments;
   if (kind.kind === "custom") {
@@ -246,10 +248,12 @@ export function buildResponse(
   const encrypted = includesEncryptedReasoning(ctx);
   for (const block of reply.reasoningBlocks) {
     if (block.type === "redacted") {
-      if (encrypted) output.push(reasoningItem(ctx.newId("rs_"), "", block.data));
+      if (encrypted) {
+        output.push(reasoningItem({ id: ctx.newId("rs_"), text: "", encrypted: block.data }));
+      }
     } else if (block.text !== "" || (encrypted && block.signature !== undefined)) {
       const content = encrypted ? block.signature : undefined;
-      output.push(reasoningItem(ctx.newId("rs_"), block.text, content));
+      output.push(reasoningItem({ id: ctx.newId("rs_"), text: block.text, encrypted: content }));
     }
   }
   if (reply.segments.length === 0 && reply.text !== "") {
@@ -267,9 +271,10 @@ export function buildResponse(
     ? reply.toolCalls.slice(0, 1)
     : reply.toolCalls;
   for (const call of calls) {
-    output.push(callItem(ctx, ctx.newId(callItemPrefix(ctx, call.name)), call));
+    output.push(callItem(ctx, { ...call, itemId: ctx.newId(callItemPrefix(ctx, call.name)) }));
   }
-  const response = buildResponseObject(ctx, output, {
+  const response = buildResponseObject(ctx, {
+    output,
     status: statusOf(reply.stopReason),
     usage: reply.usage,
   });

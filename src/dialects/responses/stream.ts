@@ -71,7 +71,7 @@ export function responsesEvents(ctx: ResponsesStreamContext): Transformer<ChatEv
     });
   };
   const snapshot = (status: "in_progress") => ({
-    response: buildResponseObject(ctx, [], { status }),
+    response: buildResponseObject(ctx, { status, output: [] }),
   });
 
   /** Closes the open item; `encryptedContent` goes on a reasoning item (its signature). */
@@ -96,7 +96,11 @@ export function responsesEvents(ctx: ResponsesStreamContext): Transformer<ChatEv
           part,
         });
       }
-      const item = reasoningItem(id, text, encrypted ? encryptedContent : undefined);
+      const item = reasoningItem({
+        id,
+        text,
+        encrypted: encrypted ? encryptedContent : undefined,
+      });
       output.push(item);
       send(controller, "response.output_item.done", { output_index: index, item });
       return;
@@ -184,7 +188,7 @@ export function responsesEvents(ctx: ResponsesStreamContext): Transformer<ChatEv
     calls++;
     closeOpen(controller);
     const index = output.length;
-    const item = callItem(ctx, ctx.newId(callItemPrefix(ctx, call.name)), call);
+    const item = callItem(ctx, { ...call, itemId: ctx.newId(callItemPrefix(ctx, call.name)) });
     const id = item.id;
     if (item.type === "function_call") {
       send(controller, "response.output_item.added", {
@@ -266,7 +270,8 @@ export function responsesEvents(ctx: ResponsesStreamContext): Transformer<ChatEv
     finished = true;
     stopTimer();
     closeOpen(controller);
-    const response = buildResponseObject(ctx, output, {
+    const response = buildResponseObject(ctx, {
+      output,
       status: "failed",
       error: responsesStreamError(err),
     });
@@ -277,7 +282,11 @@ export function responsesEvents(ctx: ResponsesStreamContext): Transformer<ChatEv
     finished = true;
     stopTimer();
     closeOpen(controller);
-    const response = buildResponseObject(ctx, output, { status: statusOf(stopReason), usage });
+    const response = buildResponseObject(ctx, {
+      output,
+      status: statusOf(stopReason),
+      usage,
+    });
     if (ctx.onCompleted) {
       try {
         await ctx.onCompleted(response, output);

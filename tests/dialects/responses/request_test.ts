@@ -309,7 +309,8 @@ Deno.test("calls render as the output item their tool's kind asks for", async (t
   });
   const ctx = { calls };
   await t.step("a custom call keeps its raw input, even when the model used another field", () => {
-    const item = callItem(ctx, "ctc_1", {
+    const item = callItem(ctx, {
+      itemId: "ctc_1",
       id: "c",
       name: "apply_patch",
       arguments: '{"patch":"P"}',
@@ -318,7 +319,8 @@ Deno.test("calls render as the output item their tool's kind asks for", async (t
     assert.equal(item.input, "P");
   });
   await t.step("a local shell call is an exec action", () => {
-    const item = callItem(ctx, "lsh_1", {
+    const item = callItem(ctx, {
+      itemId: "lsh_1",
       id: "s",
       name: "local_shell",
       arguments: '{"command":["ls"],"workdir":"/w","timeout_ms":500}',
@@ -339,14 +341,24 @@ Deno.test("calls render as the output item their tool's kind asks for", async (t
     });
   });
   await t.step("a namespaced call gets its bare name and namespace back", () => {
-    const item = callItem(ctx, "fc_1", { id: "n", name: "mcp__docs__search", arguments: "" });
+    const item = callItem(ctx, {
+      itemId: "fc_1",
+      id: "n",
+      name: "mcp__docs__search",
+      arguments: "",
+    });
     assert.deepEqual(
       [item.name, item.namespace, item.arguments],
       ["search", "mcp__docs__", "{}"],
     );
   });
   await t.step("a call to an unknown name is a plain function call", () => {
-    const item = callItem(ctx, "fc_2", { id: "u", name: "other", arguments: '{"a":1}' });
+    const item = callItem(ctx, {
+      itemId: "fc_2",
+      id: "u",
+      name: "other",
+      arguments: '{"a":1}',
+    });
     assert.equal(item.type, "function_call");
     assert.equal(item.name, "other");
   });
