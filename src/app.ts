@@ -159,6 +159,7 @@ async function buildPool(
     cooldownMs: config.accountCooldownMs,
     logger: options.logger,
     now: options.now,
+    onFailover: () => options.metrics.countRetry("account_failover"),
   });
 }
 

@@ -94,6 +94,8 @@ export interface AccountPoolOptions {
   logger: Logger;
   /** The clock in epoch milliseconds. */
   now?: () => number;
+  /** Told each time a request moves on to the next account (the metrics count these). */
+  onFailover?: () => void;
 }
 
 /** Balanced selection treats accounts this close to the least in-flight count as tied. */
@@ -165,6 +167,7 @@ export class AccountPool implements ChatBackend {
   #strategy: AccountStrategy;
   #cooldownMs: number;
   #logger: Logger;
+  #onFailover: (() => void) | undefined;
   #now: () => number;
   /** Background usage fetches under way; close() waits for them. */
   #pending = new Set<Promise<unknown>>();
@@ -179,6 +182,7 @@ export class AccountPool implements ChatBackend {
     this.#strategy = options.strategy;
     this.#cooldownMs = options.cooldownMs;
     this.#logger = options.logger;
+    this.#onFailover = options.onFailover;
     this.#now = options.now ?? Date.now;
   }
 
@@ -254,6 +258,7 @@ export class AccountPool implements ChatBackend {
         });
         failures.set(id, describeFailure(err));
         lastError = err;
+        this.#onFailover?.();
         continue;
       }
       await this.#recordSuccess(choice, request.affinity);

@@ -9,6 +9,9 @@ import { type AccountsView, isAccountUp } from "./accounts.ts";
 import type { RequestRecord } from "./journal.ts";
 import { type Counter, type Gauge, type Histogram, MetricRegistry } from "./prometheus.ts";
 
+/** Why a Kiro call was tried again: the client's reasons, or the pool moving to another account. */
+export type UpstreamRetryReason = RetryReason | "account_failover";
+
 /** How a token refresh ended. */
 export type RefreshResult = "success" | "failure";
 
@@ -70,7 +73,7 @@ export class GatewayMetrics {
     );
     this.#retries = r.counter(
       "kiro_gateway_upstream_retries_total",
-      "Kiro calls tried again before the first byte, by reason.",
+      "Kiro calls tried again before the first byte (on the same account or the next), by reason.",
       ["reason"],
     );
     this.#accountUp = r.gauge(
@@ -113,7 +116,7 @@ export class GatewayMetrics {
   }
 
   /** Counts one retry of a Kiro call. */
-  countRetry(reason: RetryReason): void {
+  countRetry(reason: UpstreamRetryReason): void {
     this.#retries.inc({ reason });
   }
 

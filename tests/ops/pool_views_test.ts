@@ -26,6 +26,10 @@ Deno.test("with several accounts, metrics and /status.json show each one by name
     valueOf(metrics, "kiro_gateway_token_refreshes_total", { account, result });
   assert.equal(refreshes("alpha", "failure"), 1);
   assert.equal(refreshes("beta", "success"), 1);
+  assert.equal(
+    valueOf(metrics, "kiro_gateway_upstream_retries_total", { reason: "account_failover" }),
+    1,
+  );
   for (const secret of [POOL_KEY, "refresh-alpha", "refresh-beta"]) {
     assert.ok(!text.includes(secret), secret);
   }
