@@ -95,6 +95,11 @@ export interface Config {
   accountCooldownMs: number;
   /** How many recent requests /status.json and /status keep (JOURNAL_SIZE). */
   journalSize: number;
+  /**
+   * How long open replies may still run after SIGTERM or SIGINT, in milliseconds
+   * (SHUTDOWN_GRACE_SECONDS); those still open then end with an in-band error.
+   */
+  shutdownGraceMs: number;
   /** WEB_SEARCH: when the gateway searches the web through Kiro's MCP endpoint. */
   webSearch: WebSearchMode;
   /** How many stored Responses are kept (RESPONSES_STORE_MAX_ENTRIES); the oldest go first. */
@@ -395,6 +400,7 @@ const SCHEMA = z.object({
   ACCOUNT_STRATEGY: oneOf<AccountStrategy>(["sticky", "balanced"]).default("sticky"),
   ACCOUNT_COOLDOWN_SECONDS: secondsAsMs(1, 86400).default(60_000),
   JOURNAL_SIZE: integer(1, 100_000).default(200),
+  SHUTDOWN_GRACE_SECONDS: secondsAsMs(0, 86400).default(10_000),
   WEB_SEARCH: oneOf<WebSearchMode>(["on", "auto", "off"], {
     true: "on",
     false: "off",
@@ -498,6 +504,7 @@ export function loadConfig(cli: CliCommand, sources: ConfigSources): Readonly<Co
     accountStrategy: v.ACCOUNT_STRATEGY,
     accountCooldownMs: v.ACCOUNT_COOLDOWN_SECONDS,
     journalSize: v.JOURNAL_SIZE,
+    shutdownGraceMs: v.SHUTDOWN_GRACE_SECONDS,
     webSearch: v.WEB_SEARCH,
     responsesStoreMaxEntries: v.RESPONSES_STORE_MAX_ENTRIES,
     responsesStoreMaxAgeMs: v.RESPONSES_STORE_MAX_AGE,

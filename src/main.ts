@@ -24,8 +24,49 @@ import {
 } from "./permissions.ts";
 import { Logger } from "./log.ts";
 
-/** How long shutdown waits for open requests before the process exits anyway. */
-const SHUTDOWN_GRACE_MS = 10_000;
+/**
+ * How long replies ended at the end of the grace period get to deliver their in-band error
+ * before the process exits anyway, in milliseconds.
+ */
+const FINAL_FLUSH_MS = 2_000;
+
+/** What shutDownGracefully needs besides the server. */
+export interface GracefulShutdownOptions {
+  /** SHUTDOWN_GRACE_SECONDS, in milliseconds. */
+  graceMs: number;
+  /** Aborted when the grace period ends: the signal handed to the server as `deps.shutdown`. */
+  grace: AbortController;
+  logger: Logger;
+  /** Ends the process when the replies do not end even after their in-band error. */
+  exit: () => void;
+  finalFlushMs?: number;
+}
+
+/**
+ * Stops the server the gentle way: no new connections from now on, open replies run until
+ * `graceMs` has passed, then `grace` is aborted so each ends with an in-band error in its
+ * dialect; `exit` runs only if some are still open `finalFlushMs` later. Resolves when the
+ * server has finished.
+ */
+export async function shutDownGracefully(
+  server: Pick<Deno.HttpServer, "shutdown">,
+  options: GracefulShutdownOptions,
+): Promise<void> {
+  const { graceMs, grace, logger } = options;
+  logger.info("Shutting down", { graceSeconds: graceMs / 1000 });
+  let exitTimer: ReturnType<typeof setTimeout> | undefined;
+  const graceTimer = setTimeout(() => {
+    logger.warn("Shutdown grace period over: ending the replies still open");
+    grace.abort();
+    exitTimer = setTimeout(options.exit, options.finalFlushMs ?? FINAL_FLUSH_MS);
+  }, graceMs);
+  try {
+    await server.shutdown();
+  } finally {
+    clearTimeout(graceTimer);
+    clearTimeout(exitTimer);
+  }
+}
 
 /** Exit code for bad configuration or missing credentials. */
 const EXIT_CONFIG = 2;
@@ -90,10 +131,12 @@ async function serve(loaded: Readonly<Config>): Promise<void> {
     config = demoConfig(loaded, demo.url);
     logger.warn("Demo mode: replies are scripted by a built-in upstream, not Kiro (--demo)");
   }
+  const grace = new AbortController();
   const gateway = await createGateway(config, {
     logger,
     homeDir: homeDir(),
     deps: {
+      shutdown: grace.signal,
       debug: new DebugRecorder({
         mode: config.debugMode,
         dir: config.debugDir,
@@ -107,7 +150,8 @@ async function serve(loaded: Readonly<Config>): Promise<void> {
   // Listen for signals before serving: a SIGTERM right after the listening line must not
   // meet the default action and kill the process halfway through its start-up lines.
   const stop = new AbortController();
-  const onSignal = () => stop.abort();
+  // A second signal during the grace period ends the open replies at once.
+  const onSignal = () => stop.signal.aborted ? grace.abort() : stop.abort();
   Deno.addSignalListener("SIGINT", onSignal);
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", onSignal);
   const server = Deno.serve({
@@ -125,13 +169,12 @@ async function serve(loaded: Readonly<Config>): Promise<void> {
     },
   }, gateway.handler);
   stop.signal.addEventListener("abort", () => {
-    logger.info("Shutting down");
-    const timer = setTimeout(() => Deno.exit(0), SHUTDOWN_GRACE_MS);
-    server.shutdown().finally(() => {
-      clearTimeout(timer);
-      void gateway.close();
-      void demo?.[Symbol.asyncDispose]();
-    });
+    const exit = () => Deno.exit(0);
+    shutDownGracefully(server, { graceMs: config.shutdownGraceMs, grace, logger, exit })
+      .finally(() => {
+        void gateway.close();
+        void demo?.[Symbol.asyncDispose]();
+      });
   }, { once: true });
   await server.finished;
 }

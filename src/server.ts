@@ -23,6 +23,7 @@ import {
 } from "./dialects/responses/handler.ts";
 import { CAPTURED_PATHS, type DebugRecorder } from "./debug_capture.ts";
 import { limitRequestBody, MAX_BODY_BYTES } from "./core/http_body.ts";
+import { endAtShutdown } from "./core/shutdown.ts";
 import { factFields, observeBackend, type RequestFacts, toRequestRecord } from "./request_facts.ts";
 import type { AccountSnapshot, AccountsView } from "./ops/accounts.ts";
 import { RequestJournal } from "./ops/journal.ts";
@@ -54,6 +55,11 @@ export interface ServerDeps extends HandlerDeps {
   modelLabel?: ModelLabeler;
   /** The request body limit of every route, in bytes; MAX_BODY_BYTES by default. */
   maxBodyBytes?: number;
+  /**
+   * Aborted by main.ts when the shutdown grace period ends: replies still open then end with
+   * an in-band error in their dialect (core/shutdown.ts).
+   */
+  shutdown?: AbortSignal;
 }
 
 type Dialect = "openai" | "anthropic" | "responses";
@@ -251,12 +257,13 @@ export function createHandler(deps: ServerDeps): (req: Request) => Promise<Respo
       facts.webSearches = (facts.webSearches ?? 0) + 1;
       metrics.countWebSearch();
     };
-    const backend = observeBackend(deps.backend, facts, {
+    const observed = observeBackend(deps.backend, facts, {
       logger,
       capture,
       sessionKey: sessionKeyOf(req),
       onWebSearch,
     });
+    const backend = deps.shutdown ? endAtShutdown(observed, deps.shutdown) : observed;
     let response: Response;
     let errorClass: ErrorKind | undefined;
     try {

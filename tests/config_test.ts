@@ -250,3 +250,10 @@ Deno.test("the command line knows its commands and rejects unknown flags", async
     assert.match(problemsOf(() => parseCli(["launch"]))[0]!, /unknown command "launch"/);
   });
 });
+
+Deno.test("SHUTDOWN_GRACE_SECONDS defaults to 10 seconds and is read in seconds", () => {
+  assert.equal(load({}).shutdownGraceMs, 10_000);
+  assert.equal(load({ SHUTDOWN_GRACE_SECONDS: "2.5" }).shutdownGraceMs, 2_500);
+  assert.equal(load({ SHUTDOWN_GRACE_SECONDS: "0" }).shutdownGraceMs, 0);
+  assert.match(problemsOf(() => load({ SHUTDOWN_GRACE_SECONDS: "soon" }))[0]!, /SHUTDOWN_GRACE/);
+});
