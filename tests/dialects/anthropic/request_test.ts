@@ -516,3 +516,37 @@ Deno.test("the body schemas name the failing field", async (t) => {
     assert.equal(parsed.model, "m");
   });
 });
+
+Deno.test("toChatRequest carries structured output and forced tool choices", async (t) => {
+  const tools = [{ name: "f", input_schema: { type: "object" } }];
+  const schema = { type: "object", properties: { title: { type: "string" } } };
+  await t.step("output_config.format and the beta's output_format", async () => {
+    for (
+      const extra of [{ output_config: { format: { type: "json_schema", schema } } }, {
+        output_format: { type: "json_schema", schema },
+      }]
+    ) {
+      const chat = await toChatRequest(body(extra), options());
+      assert.deepEqual(chat.responseFormat, { type: "json_schema", schema });
+    }
+  });
+
+  await t.step("any and tool are forced choices", async () => {
+    const any = await toChatRequest(body({ tools, tool_choice: { type: "any" } }), options());
+    assert.deepEqual(any.toolChoice, { type: "any" });
+    const named = await toChatRequest(
+      body({ tools, tool_choice: { type: "tool", name: "f" } }),
+      options(),
+    );
+    assert.deepEqual(named.toolChoice, { type: "tool", name: "f" });
+  });
+
+  await t.step("auto forces nothing and none sends no tools", async () => {
+    const auto = await toChatRequest(body({ tools, tool_choice: { type: "auto" } }), options());
+    assert.equal(auto.toolChoice, undefined);
+    assert.equal(auto.tools.length, 1);
+    const none = await toChatRequest(body({ tools, tool_choice: { type: "none" } }), options());
+    assert.equal(none.toolChoice, undefined);
+    assert.deepEqual(none.tools, []);
+  });
+});

@@ -370,3 +370,70 @@ Deno.test("toChatRequest fetches image URLs only as IMAGE_URL_FETCH allows", asy
     assert.deepEqual(chat.messages[0]?.images, [{ mediaType: "image/png", data: PNG_BASE64 }]);
   });
 });
+
+Deno.test("toChatRequest carries structured output and forced tool choices", async (t) => {
+  const tools = [{ type: "function", function: { name: "f", parameters: { type: "object" } } }];
+  const messages = [{ role: "user", content: "Hi" }];
+  const schema = { type: "object", properties: { a: { type: "string" } } };
+  const cases: { name: string; body: Record<string, unknown>; check: (c: ChatRequest) => void }[] =
+    [
+      {
+        name: "json_schema with its name, description and strictness",
+        body: {
+          messages,
+          response_format: {
+            type: "json_schema",
+            json_schema: { name: "out", description: "d", schema, strict: true },
+          },
+        },
+        check: (c) =>
+          assert.deepEqual(c.responseFormat, {
+            type: "json_schema",
+            schema,
+            name: "out",
+            description: "d",
+            strict: true,
+          }),
+      },
+      {
+        name: "json_object",
+        body: { messages, response_format: { type: "json_object" } },
+        check: (c) => assert.deepEqual(c.responseFormat, { type: "json_object" }),
+      },
+      {
+        name: "text asks for nothing",
+        body: { messages, response_format: { type: "text" } },
+        check: (c) => assert.equal(c.responseFormat, undefined),
+      },
+      {
+        name: "required",
+        body: { messages, tools, tool_choice: "required" },
+        check: (c) => assert.deepEqual(c.toolChoice, { type: "any" }),
+      },
+      {
+        name: "a named function",
+        body: { messages, tools, tool_choice: { type: "function", function: { name: "f" } } },
+        check: (c) => assert.deepEqual(c.toolChoice, { type: "tool", name: "f" }),
+      },
+      {
+        name: "allowed_tools in required mode",
+        body: {
+          messages,
+          tools,
+          tool_choice: { type: "allowed_tools", allowed_tools: { mode: "required", tools: [] } },
+        },
+        check: (c) => assert.deepEqual(c.toolChoice, { type: "any" }),
+      },
+      {
+        name: "auto and none force nothing, none sends no tools",
+        body: { messages, tools, tool_choice: "none" },
+        check: (c) => {
+          assert.equal(c.toolChoice, undefined);
+          assert.deepEqual(c.tools, []);
+        },
+      },
+    ];
+  for (const c of cases) {
+    await t.step(c.name, async () => c.check(await convert(c.body)));
+  }
+});
