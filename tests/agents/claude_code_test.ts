@@ -12,8 +12,8 @@ import { saveAgentFixtures } from "./fixtures.ts";
 import {
   AGENT_KEY,
   AGENT_VERSIONS,
-  agentBinary,
   type AgentRig,
+  requiredAgent,
   skipWithout,
   startAgentRig,
 } from "./rig.ts";
@@ -35,7 +35,7 @@ function claudeEnv(rig: AgentRig): Record<string, string> {
 /** Runs `claude -p prompt` with stream-json output; returns the parsed output lines. */
 async function claude(rig: AgentRig, prompt: string, extra: string[] = []) {
   const result = await rig.run(
-    agentBinary("claude")!,
+    requiredAgent("claude"),
     ["-p", prompt, "--output-format", "stream-json", "--verbose", ...extra],
     { env: claudeEnv(rig), timeoutMs: TIMEOUT_MS },
   );

@@ -17,8 +17,8 @@ import { saveAgentFixtures } from "./fixtures.ts";
 import {
   AGENT_KEY,
   AGENT_VERSIONS,
-  agentBinary,
   type AgentRig,
+  requiredAgent,
   skipWithout,
   startAgentRig,
 } from "./rig.ts";
@@ -85,7 +85,7 @@ async function codexHome(rig: AgentRig): Promise<string> {
 /** Runs `codex exec --json prompt`; returns the completed items. */
 async function codex(rig: AgentRig, prompt: string, extra: string[] = []) {
   const result = await rig.run(
-    agentBinary("codex")!,
+    requiredAgent("codex"),
     ["exec", "--json", "--dangerously-bypass-approvals-and-sandbox", ...extra, prompt],
     {
       env: { CODEX_HOME: await codexHome(rig), KIRO_GATEWAY_KEY: AGENT_KEY },

@@ -17,8 +17,8 @@ import { saveAgentFixtures } from "./fixtures.ts";
 import {
   AGENT_KEY,
   AGENT_VERSIONS,
-  agentBinary,
   type AgentRig,
+  requiredAgent,
   skipWithout,
   startAgentRig,
 } from "./rig.ts";
@@ -60,7 +60,7 @@ async function opencode(rig: AgentRig, prompt: string, extra: string[] = []) {
   const lock = { packages: { "": { dependencies: { "@opencode-ai/plugin": VERSION } } } };
   await Deno.writeTextFile(join(configDir, "package-lock.json"), JSON.stringify(lock));
   const result = await rig.run(
-    agentBinary("opencode")!,
+    requiredAgent("opencode"),
     ["run", "--format", "json", ...extra, prompt],
     {
       env: {

@@ -37,6 +37,15 @@ export function agentBinary(name: "claude" | "opencode" | "codex"): string | und
   }
 }
 
+/** The path of an installed agent binary; throws saying how to install it when absent. */
+export function requiredAgent(name: "claude" | "opencode" | "codex"): string {
+  const path = agentBinary(name);
+  if (path === undefined) {
+    throw new Error(`${name} is not installed in ${agentsDir()}: run tests/agents/install.sh`);
+  }
+  return path;
+}
+
 /**
  * The `ignore` value of an agent's tests: true (with a note saying how to install) when the
  * binary is absent and CI is not set; under CI=true the tests run, and fail, without it. Call
