@@ -503,12 +503,11 @@ class KiroTokenSource implements TokenSource {
     const deadline = this.#now() + 2 * REFRESH_LOCK_MS;
     for (let waited = false;; waited = true) {
       const release = await shared.lock(REFRESH_LOCK_MS);
-      if (release !== undefined && !waited) return release;
       if (release !== undefined) {
-        // The holder we waited for may have finished just now: use its result if it is there.
-        if (!(await this.#adoptShared(rejectedToken)) && !this.#usable(rejectedToken)) {
-          return release;
-        }
+        // Another holder may have refreshed and let go between our last look and this lock:
+        // use its token rather than spend our (then rotated away) refresh token.
+        const adopted = await this.#adoptShared(rejectedToken);
+        if (!adopted && !(waited && this.#usable(rejectedToken))) return release;
         await release();
         return "done";
       }
