@@ -12,6 +12,7 @@ export type Labels = Readonly<Record<string, string>>;
 
 /** One metric family: a name, its help and type, and how it renders its samples. */
 interface Family {
+  /** Appends this family's lines in the text format to `lines`. */
   render(lines: string[]): void;
 }
 
@@ -79,6 +80,7 @@ export class Counter implements Family {
     return this.#values.get(seriesKey(labels, this.#labelNames))?.value ?? 0;
   }
 
+  /** Appends this family's lines in the text format to `lines`. */
   render(lines: string[]): void {
     header(lines, this.#name, this.#help, "counter");
     if (this.#values.size === 0 && this.#labelNames.length === 0) {
@@ -122,6 +124,7 @@ export class Gauge implements Family {
     this.#collect = collect;
   }
 
+  /** Appends this family's lines in the text format to `lines`. */
   render(lines: string[]): void {
     header(lines, this.#name, this.#help, "gauge");
     const series = this.#collect
@@ -181,6 +184,7 @@ export class Histogram implements Family {
     return this.#series.get(seriesKey(labels, this.#labelNames))?.count ?? 0;
   }
 
+  /** Appends this family's lines in the text format to `lines`. */
   render(lines: string[]): void {
     header(lines, this.#name, this.#help, "histogram");
     for (const { labels, counts, sum, count } of this.#series.values()) {
