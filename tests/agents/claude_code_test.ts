@@ -142,3 +142,41 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "Claude Code's --json-schema answer comes back through its StructuredOutput tool",
+  ignore: SKIP,
+  async fn() {
+    await using rig = await startAgentRig();
+    const schema = {
+      type: "object",
+      properties: { title: { type: "string" }, done: { type: "boolean" } },
+      required: ["title", "done"],
+    };
+    rig.kiro.respond(toolLoop({
+      marker: "agents-json",
+      calls: [{ name: "StructuredOutput", input: { title: "Agent test", done: true } }],
+      answer: "Done.",
+    }));
+    const result = await rig.run(
+      requiredAgent("claude"),
+      [
+        "-p",
+        "agents-json: name the task",
+        "--json-schema",
+        JSON.stringify(schema),
+        "--output-format",
+        "json",
+      ],
+      { env: claudeEnv(rig), timeoutMs: TIMEOUT_MS },
+    );
+    assert.equal(result.code, 0, `claude failed:\n${result.stdout}\n${result.stderr}`);
+    const final = JSON.parse(result.stdout) as { subtype: string; structured_output?: unknown };
+    assert.equal(final.subtype, "success", result.stdout);
+    assert.deepEqual(final.structured_output, { title: "Agent test", done: true });
+    rig.assertClean();
+    await saveAgentFixtures(AGENT, rig.root, {
+      "json-schema": messagesExchange(rig, "agents-json"),
+    });
+  },
+});
