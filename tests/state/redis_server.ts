@@ -32,22 +32,51 @@ function plainClient(url: string) {
 
 type Client = ReturnType<typeof plainClient>;
 
+/** How a RedisServer listens: TLS with a certificate, a password. */
+export interface RedisServerOptions {
+  tls?: { certFile: string; keyFile: string };
+  password?: string;
+}
+
 /** A redis-server child process that can be stopped and started again on its port. */
 export class RedisServer implements AsyncDisposable {
   readonly port: number;
   readonly dir: string;
+  readonly options: RedisServerOptions;
   #child: Deno.ChildProcess | undefined;
   #output = "";
 
   /** Prepares a server on `port` (a free one by default) keeping its files in `dir`. */
-  constructor(dir: string, port = freePort()) {
+  constructor(dir: string, port = freePort(), options: RedisServerOptions = {}) {
     this.dir = dir;
     this.port = port;
+    this.options = options;
   }
 
-  /** `redis://127.0.0.1:<port>/<db>`. */
+  /** `redis://127.0.0.1:<port>/<db>`, or `rediss://:<password>@…` as configured. */
   url(db = 0): string {
-    return `redis://127.0.0.1:${this.port}/${db}`;
+    const scheme = this.options.tls ? "rediss" : "redis";
+    const auth = this.options.password === undefined ? "" : `:${this.options.password}@`;
+    return `${scheme}://${auth}127.0.0.1:${this.port}/${db}`;
+  }
+
+  #listenArgs(): string[] {
+    const { tls, password } = this.options;
+    const args = tls
+      ? [
+        "--port",
+        "0",
+        "--tls-port",
+        String(this.port),
+        "--tls-cert-file",
+        tls.certFile,
+        "--tls-key-file",
+        tls.keyFile,
+        "--tls-auth-clients",
+        "no",
+      ]
+      : ["--port", String(this.port)];
+    return password === undefined ? args : [...args, "--requirepass", password];
   }
 
   /** Starts the server and resolves once it says it accepts connections. */
@@ -55,8 +84,7 @@ export class RedisServer implements AsyncDisposable {
     if (this.#child) throw new Error("redis-server is already running");
     const child = new Deno.Command("redis-server", {
       args: [
-        "--port",
-        String(this.port),
+        ...this.#listenArgs(),
         "--bind",
         "127.0.0.1",
         "--save",
