@@ -501,13 +501,18 @@ class KiroTokenSource implements TokenSource {
     if (shared === undefined) return undefined;
     // Long enough for a dead holder's lock to expire and another waiter's refresh after it.
     const deadline = this.#now() + 2 * REFRESH_LOCK_MS;
-    for (let waited = false;; waited = true) {
+    for (;;) {
       const release = await shared.lock(REFRESH_LOCK_MS);
       if (release !== undefined) {
-        // Another holder may have refreshed and let go between our last look and this lock:
-        // use its token rather than spend our (then rotated away) refresh token.
-        const adopted = await this.#adoptShared(rejectedToken);
-        if (!adopted && !(waited && this.#usable(rejectedToken))) return release;
+        // Another holder may have refreshed and let go between our last look and the lock
+        // (or the one we waited for just finished): its refresh token is then used up, so
+        // take its result instead of refreshing again.
+        if (await this.#adoptShared(rejectedToken)) {
+          await release();
+          return "done";
+        }
+        await this.#reloadSource();
+        if (!this.#usable(rejectedToken)) return release;
         await release();
         return "done";
       }

@@ -123,3 +123,40 @@ Deno.test("a holder that died with the refresh lock: a waiter refreshes once the
   assert.equal((await within(source.getAccess())).accessToken, "access-1");
   assert.equal(fake.to("/refreshToken").length, 1);
 });
+
+Deno.test("a refresh that finished just before the lock was taken is used, not repeated", async () => {
+  await using fake = startFakeAuth();
+  let n = 0;
+  fake.on("/refreshToken", (req) => {
+    const sent = (req.body as { refreshToken: string }).refreshToken;
+    if (sent !== `refresh-${n}`) return Response.json({ message: "rotated away" }, { status: 400 });
+    n++;
+    return Response.json({
+      accessToken: `access-${n}`,
+      refreshToken: `refresh-${n}`,
+      expiresIn: 3600,
+      profileArn: arnIn("us-east-1"),
+    });
+  });
+  const clock = fakeClock();
+  const state = new MemoryState(clock.now);
+  const one = await instance(fake, state, clock, true);
+  const shared = stateSharedTokens(state, "main", { publishTokens: true });
+  const two = await createTokenSource(fakeConfig(fake, { refreshToken: "refresh-0" }), {
+    logger: silentLogger(),
+    now: clock.now,
+    homeDir: "/nonexistent",
+    shared: {
+      ...shared,
+      // Two looked for a published token and found none; before it takes the lock, one
+      // refreshes, publishes and lets go.
+      lock: async (ttlMs) => {
+        await one.getAccess();
+        return await shared.lock(ttlMs);
+      },
+    },
+    sleep: () => Promise.resolve(),
+  });
+  assert.equal((await two.getAccess()).accessToken, "access-1");
+  assert.equal(fake.to("/refreshToken").length, 1, "the used refresh token was not sent again");
+});
