@@ -15,7 +15,7 @@ const SMOKE_SCRIPT = join(REPO_ROOT, ".ci/smoke_binary.sh");
 function jobs(): Map<string, string> {
   const body = WORKFLOW.slice(WORKFLOW.indexOf("\njobs:\n") + "\njobs:\n".length);
   const found = new Map<string, string>();
-  for (const part of body.split(/\n(?=  [a-z_-]+:\n)/)) {
+  for (const part of body.split(/\n(?= {2}[a-z_-]+:\n)/)) {
     const name = part.match(/^\s*([a-z_-]+):\n/)?.[1];
     if (name) found.set(name, part);
   }
