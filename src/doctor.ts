@@ -3,7 +3,8 @@
  * regions, and whether every Kiro upstream answers, printing one line per finding with what to
  * fix. It never refreshes a token: it reports expiry and whether a refresh would be possible.
  */
-import type { CredentialSnapshot } from "./auth/credentials.ts";
+import { type AccountEntry, loadAccountEntries } from "./accounts/entries.ts";
+import { CredentialsError, type CredentialSnapshot } from "./auth/credentials.ts";
 import {
   CREDENTIAL_CANDIDATES,
   expandHome,
@@ -123,6 +124,9 @@ async function checkCredentials(
   config: Readonly<Config>,
   options: DoctorOptions,
 ): Promise<{ findings: Finding[]; snapshot?: CredentialSnapshot }> {
+  if (config.accountsFile !== undefined && !config.demo) {
+    return await checkAccounts(config, options);
+  }
   const findings: Finding[] = [];
   let chosen: CredentialSnapshot | undefined;
   const discovering = config.cliDbFile === undefined && config.credsFile === undefined &&
@@ -178,6 +182,51 @@ async function checkCredentials(
       message:
         "No Kiro credentials found: sign in with the Kiro IDE or kiro-cli, or set KIRO_CREDS_FILE, KIRO_CLI_DB_FILE or REFRESH_TOKEN",
     });
+  }
+  return { findings, snapshot: chosen };
+}
+
+/** Checks KIRO_ACCOUNTS_FILE and each enabled account's credentials. */
+async function checkAccounts(
+  config: Readonly<Config>,
+  options: DoctorOptions,
+): Promise<{ findings: Finding[]; snapshot?: CredentialSnapshot }> {
+  let entries: AccountEntry[];
+  try {
+    entries = await loadAccountEntries(config.accountsFile!, { homeDir: options.homeDir });
+  } catch (err) {
+    if (!(err instanceof CredentialsError)) throw err;
+    return { findings: [{ level: "fail", message: err.lines[0] ?? err.message }] };
+  }
+  const enabled = entries.filter((e) => e.enabled);
+  const findings: Finding[] = [{
+    level: "ok",
+    message: `KIRO_ACCOUNTS_FILE: ${entries.length} accounts, ${enabled.length} enabled (${
+      enabled.map((e) => e.name).join(", ")
+    }); strategy ${config.accountStrategy}`,
+  }];
+  let chosen: CredentialSnapshot | undefined;
+  for (const entry of enabled) {
+    const name = `account "${entry.name}"`;
+    if (entry.path === undefined) {
+      findings.push({ level: "ok", message: `${name}: refresh token set (refreshed at start)` });
+      chosen ??= { refreshToken: entry.refreshToken };
+      continue;
+    }
+    try {
+      const snapshot = entry.kind === "sqlite"
+        ? readCliDatabase(entry.path, name).snapshot
+        : await readJsonCredentials(entry.path, {
+          label: name,
+          homeDir: options.homeDir,
+          logger: silentLogger(),
+        });
+      findings.push(...describeSnapshot(`${name} "${entry.path}"`, snapshot, options.now()));
+      chosen ??= { ...snapshot, profileArn: snapshot.profileArn ?? entry.profileArn };
+    } catch (err) {
+      const detail = err instanceof Error ? err.message.split("\n")[0] : String(err);
+      findings.push({ level: "fail", message: `${name} "${entry.path}": unusable: ${detail}` });
+    }
   }
   return { findings, snapshot: chosen };
 }

@@ -4,6 +4,7 @@ import { loadAccountEntries } from "../../src/accounts/entries.ts";
 import { CredentialsError } from "../../src/auth/credentials.ts";
 import { defaultConfig } from "../../src/config.ts";
 import { deniedPathLines, gatewayPaths } from "../../src/permissions.ts";
+import { formatFinding, runDoctor } from "../../src/doctor.ts";
 import { createCliDatabase } from "../auth/fake_auth.ts";
 import { tempDir } from "../helpers.ts";
 import { startFakePool, startPoolGateway } from "./fake_pool.ts";
@@ -157,4 +158,36 @@ Deno.test("KIRO_ACCOUNTS_FILE outside the allowed paths is refused before start-
     lines[0]!,
     /KIRO_ACCOUNTS_FILE "\/secure\/accounts.json".*--allow-read=\/secure\/accounts.json/,
   );
+});
+
+Deno.test("doctor checks each account of KIRO_ACCOUNTS_FILE", async () => {
+  await using tmp = await tempDir();
+  const json = await write(join(tmp.path, "one.json"), {
+    refreshToken: "r1",
+    accessToken: "a1",
+    expiresAt: "2099-01-01T00:00:00.000Z",
+  });
+  const file = await write(join(tmp.path, "accounts.json"), [
+    { type: "json", path: json, name: "one" },
+    { type: "refresh_token", refresh_token: "r2", name: "two" },
+    { type: "refresh_token", refresh_token: "r3", name: "off", enabled: false },
+  ]);
+  const config = defaultConfig({
+    accountsFile: file,
+    stateDir: join(tmp.path, "state"),
+    upstream: { api: "http://127.0.0.1:9", management: "http://127.0.0.1:9" },
+  });
+  const findings = await runDoctor(config, { platform: "linux", now: () => 0 });
+  const lines = findings.map(formatFinding).join("\n");
+  assert.match(
+    lines,
+    /ok +KIRO_ACCOUNTS_FILE: 3 accounts, 2 enabled \(one, two\); strategy sticky/,
+  );
+  assert.match(lines, /account "one" ".*one.json": .*refreshable/);
+  assert.match(lines, /account "two": refresh token set/);
+  assert.ok(!/\b(r1|a1|r2)\b/.test(lines), "no token printed");
+  await write(file, [{ type: "json", path: join(tmp.path, "missing.json"), name: "gone" }]);
+  const broken = (await runDoctor(config, { platform: "linux", now: () => 0 }))
+    .filter((f) => f.level === "fail").map(formatFinding);
+  assert.match(broken[0]!, /FAIL Cannot use KIRO_ACCOUNTS_FILE .*entry 1 \("gone"\)/);
 });
