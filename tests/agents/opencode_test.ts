@@ -28,12 +28,15 @@ const AGENT = { name: "opencode", version: VERSION };
 const TIMEOUT_MS = 120_000;
 const SKIP = skipWithout("opencode");
 
-function opencodeConfig(rig: AgentRig): Record<string, unknown> {
+/** The AI SDK package of the provider: chat completions, or Anthropic messages. */
+type ProviderPackage = "@ai-sdk/openai-compatible" | "@ai-sdk/anthropic";
+
+function opencodeConfig(rig: AgentRig, npm: ProviderPackage): Record<string, unknown> {
   return {
     $schema: "https://opencode.ai/config.json",
     provider: {
       kiro: {
-        npm: "@ai-sdk/openai-compatible",
+        npm,
         name: "Kiro Gateway",
         options: { baseURL: `${rig.url}/v1`, apiKey: "{env:KIRO_GATEWAY_KEY}" },
         models: {
@@ -54,7 +57,12 @@ function opencodeConfig(rig: AgentRig): Record<string, unknown> {
   };
 }
 
-async function opencode(rig: AgentRig, prompt: string, extra: string[] = []) {
+async function opencode(
+  rig: AgentRig,
+  prompt: string,
+  extra: string[] = [],
+  npm: ProviderPackage = "@ai-sdk/openai-compatible",
+) {
   const configDir = join(rig.home, ".config", "opencode");
   await Deno.mkdir(join(configDir, "node_modules"), { recursive: true });
   const lock = { packages: { "": { dependencies: { "@opencode-ai/plugin": VERSION } } } };
@@ -65,7 +73,7 @@ async function opencode(rig: AgentRig, prompt: string, extra: string[] = []) {
     {
       env: {
         KIRO_GATEWAY_KEY: AGENT_KEY,
-        OPENCODE_CONFIG_CONTENT: JSON.stringify(opencodeConfig(rig)),
+        OPENCODE_CONFIG_CONTENT: JSON.stringify(opencodeConfig(rig, npm)),
         OPENCODE_DISABLE_AUTOUPDATE: "1",
         OPENCODE_DISABLE_MODELS_FETCH: "1",
         OPENCODE_DISABLE_LSP_DOWNLOAD: "1",
@@ -165,5 +173,43 @@ Deno.test({
     rig.assertClean();
     const loop = conversation(rig, "agents-tool");
     await saveAgentFixtures(AGENT, rig.root, { "tool-call": loop[0], "tool-result": loop.at(-1) });
+  },
+});
+
+Deno.test({
+  name: "opencode's Anthropic provider runs the same tool loop through /v1/messages",
+  ignore: SKIP,
+  async fn() {
+    await using rig = await startAgentRig();
+    const file = join(rig.work, "hello.txt");
+    rig.kiro.respond(toolLoop({
+      marker: "agents-tool",
+      calls: [
+        { name: "write", input: { filePath: file, content: "written by the agent\n" } },
+        { name: "bash", input: { command: "echo ran-in-$(basename $PWD)", description: "Where" } },
+      ],
+      answer: "The file is written and checked.",
+    }));
+    const { text } = await opencode(
+      rig,
+      "agents-tool: write hello.txt, then show it",
+      [],
+      "@ai-sdk/anthropic",
+    );
+    assert.equal(text, "The file is written and checked.");
+    assert.equal(await Deno.readTextFile(file), "written by the agent\n");
+    const messages = rig.exchanges.filter((e) => e.url.startsWith("/v1/messages"));
+    assert.ok(messages.length >= 3, "the loop and the title went to /v1/messages");
+    assert.equal(chatExchanges(rig).length, 0);
+    assert.ok(
+      rig.kiro.requests.some((r) => JSON.stringify(r.body).includes("ran-in-work")),
+      "the bash output went back to the model",
+    );
+    rig.assertClean();
+    const loop = messages.filter((e) => {
+      const body = JSON.stringify(e.body);
+      return body.includes("agents-tool") && !body.includes("title generator");
+    });
+    await saveAgentFixtures(AGENT, rig.root, { "anthropic-tool-result": loop.at(-1) });
   },
 });
