@@ -47,6 +47,8 @@ export interface BenchGateway extends AsyncDisposable {
 /** Peaks of the gateway process's memory figures, sampled, in bytes. */
 export interface MemoryPeaks {
   rss: number;
+  /** The RSS when asked (not a peak). */
+  rssNow: number;
   heapTotal: number;
   heapUsed: number;
   external: number;
@@ -137,9 +139,10 @@ async function serveBenchGateway(settings: BenchGatewaySettings): Promise<void> 
       state: new MemoryState(),
     });
   // Sampled: /proc/self/status (VmHWM) would need --allow-all. A sample costs a few µs.
-  const peaks: MemoryPeaks = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0 };
+  const peaks: MemoryPeaks = { rss: 0, rssNow: 0, heapTotal: 0, heapUsed: 0, external: 0 };
   const sample = () => {
     const now = Deno.memoryUsage();
+    peaks.rssNow = now.rss;
     peaks.rss = Math.max(peaks.rss, now.rss);
     peaks.heapTotal = Math.max(peaks.heapTotal, now.heapTotal);
     peaks.heapUsed = Math.max(peaks.heapUsed, now.heapUsed);

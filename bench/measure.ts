@@ -6,8 +6,8 @@ import { BENCH_KEY } from "./gateway_process.ts";
 import { buildDeltas } from "./reply_frames.ts";
 import { GENERATE_PATH } from "./upstream.ts";
 
-/** The two API dialects a client can speak to the gateway. */
-export type Dialect = "openai" | "anthropic";
+/** The API dialects a client can speak to the gateway. */
+export type Dialect = "openai" | "anthropic" | "responses";
 
 /** Timing of one streamed answer as its client saw it. */
 export interface StreamTiming {
@@ -116,6 +116,18 @@ export function gatewayRequest(
       body: JSON.stringify({ model: "claude-sonnet-4.5", messages, stream: true }),
     }];
   }
+  if (dialect === "responses") {
+    return [`${gatewayUrl}/v1/responses`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${BENCH_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        model: "claude-sonnet-4.5",
+        input: messages.map((m) => ({ role: m.role, content: m.content })),
+        stream: true,
+        store: false,
+      }),
+    }];
+  }
   return [`${gatewayUrl}/v1/messages`, {
     method: "POST",
     headers: {
@@ -213,9 +225,9 @@ export async function measureThroughput(
   };
 }
 
-/** How a successful stream ends in either dialect: a stop reason, then the last event. */
+/** How a successful stream ends in each dialect: a stop reason, then the last event. */
 const COMPLETE_TAIL =
-  /"finish_reason":"stop"[^\n]*\n\ndata: \[DONE\]\n\n$|"stop_reason":"end_turn"[\s\S]*event: message_stop\n/;
+  /"finish_reason":"stop"[^\n]*\n\ndata: \[DONE\]\n\n$|"stop_reason":"end_turn"[\s\S]*event: message_stop\n|"total_tokens":\d+\},"user":null\},"sequence_number":\d+\}\n\n$/;
 
 /** The outcome of many streams at once. */
 export interface ConcurrencyResult {

@@ -28,6 +28,8 @@ export interface ReplyShape {
   textChars: number;
   /** Characters of a `<thinking>` block sent before the text; none when 0 or absent. */
   thinkingChars?: number;
+  /** Every text delta this long (the last may be shorter) instead of 20 to 60 characters. */
+  deltaChars?: number;
 }
 
 /** Splits `chars` characters of deterministic prose into deltas of 20 to 60 characters. */
@@ -46,13 +48,23 @@ export function buildDeltas(chars: number, seed = 7): string[] {
   return deltas;
 }
 
+function textDeltas(shape: ReplyShape): string[] {
+  if (shape.deltaChars === undefined) return buildDeltas(shape.textChars);
+  const text = buildDeltas(shape.textChars).join("");
+  const deltas: string[] = [];
+  for (let at = 0; at < text.length; at += shape.deltaChars) {
+    deltas.push(text.slice(at, at + shape.deltaChars));
+  }
+  return deltas;
+}
+
 /** The frames of one answer: thinking deltas, text deltas, metering, context usage. */
 export function buildReplyFrames(shape: ReplyShape): Uint8Array[] {
   const thinking = shape.thinkingChars
     ? ["<thinking>", ...buildDeltas(shape.thinkingChars, 11), "</thinking>\n\n"]
     : [];
   return [
-    ...[...thinking, ...buildDeltas(shape.textChars)].map((text) => textFrame(text)),
+    ...[...thinking, ...textDeltas(shape)].map((text) => textFrame(text)),
     meteringFrame(0.0123),
     contextUsageFrame(2.5),
   ];

@@ -29,7 +29,7 @@ Deno.test("the benchmark measurements run end to end on tiny sizes", async (t) =
   try {
     const frames = buildReplyFrames({ textChars: 2_000 });
     upstream.setReply(toChunks(frames));
-    for (const dialect of ["openai", "anthropic"] as const) {
+    for (const dialect of ["openai", "anthropic", "responses"] as const) {
       await t.step(`latency through the ${dialect} dialect is measured on both sides`, async () => {
         const result = await within(measureLatency(targets, { dialect, runs: 2, warmups: 1 }));
         assert.equal(result.direct.bytes, byteLength(frames));
@@ -51,6 +51,17 @@ Deno.test("the benchmark measurements run end to end on tiny sizes", async (t) =
       }));
       assert.equal(result.errors, 0, result.firstError);
       assert.equal(result.peakRssBytes, 123);
+      const responses = await within(measureConcurrency(targets.gatewayUrl, {
+        streams: 2,
+        timeoutMs: 4_000,
+        dialect: "responses",
+        peakRss: () => Promise.resolve(0),
+      }));
+      assert.equal(responses.errors, 0, responses.firstError);
+    });
+    await t.step("answers of fixed-size deltas cut the text evenly", () => {
+      const fixed = buildReplyFrames({ textChars: 200, deltaChars: 64 });
+      assert.equal(fixed.length, 4 + 2, "64 + 64 + 64 + 8 characters, metering, context usage");
     });
     await t.step("a stream that does not end with a stop counts as an error", async () => {
       upstream.setReply(toChunks(frames.slice(0, 3)));
