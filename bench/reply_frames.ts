@@ -3,7 +3,7 @@
  * frames, an optional `<thinking>` block first, then the metering and context-usage frames
  * Kiro ends a reply with.
  */
-import { concatBytes, contextUsageFrame, meteringFrame, textFrame } from "../tests/frames.ts";
+import { contextUsageFrame, meteringFrame, textFrame } from "../tests/frames.ts";
 
 const WORDS = [
   "the",
@@ -76,7 +76,13 @@ export function buildReplyFrames(shape: ReplyShape): Uint8Array[] {
  */
 export function toChunks(frames: Uint8Array[], chunkBytes?: number): Uint8Array[] {
   if (chunkBytes === undefined) return frames;
-  const all = concatBytes(...frames);
+  // Not concatBytes(...frames): a 5 MiB answer has too many frames to spread as arguments.
+  const all = new Uint8Array(byteLength(frames));
+  let filled = 0;
+  for (const frame of frames) {
+    all.set(frame, filled);
+    filled += frame.byteLength;
+  }
   const chunks: Uint8Array[] = [];
   for (let at = 0; at < all.byteLength; at += chunkBytes) {
     chunks.push(all.subarray(at, at + chunkBytes));
