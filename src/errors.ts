@@ -22,6 +22,8 @@ export type ErrorKind =
   | "method_not_allowed"
   /** The request body is larger than the gateway accepts (413). */
   | "payload_too_large"
+  /** The request body did not arrive in time (408). */
+  | "request_timeout"
   /** The request body is in an encoding the gateway cannot read, such as zstd (415). */
   | "unsupported_media_type"
   /** Kiro's monthly quota for this account is used up (402 upstream, 429 to clients). */
@@ -53,6 +55,7 @@ export const ERROR_KINDS: readonly ErrorKind[] = [
   "not_found",
   "method_not_allowed",
   "payload_too_large",
+  "request_timeout",
   "unsupported_media_type",
   "quota_exceeded",
   "rate_limited",

@@ -55,6 +55,8 @@ export interface ServerDeps extends HandlerDeps {
   modelLabel?: ModelLabeler;
   /** The request body limit of every route, in bytes; MAX_BODY_BYTES by default. */
   maxBodyBytes?: number;
+  /** How long a request body may take once read, in milliseconds; BODY_TIMEOUT_MS by default. */
+  bodyTimeoutMs?: number;
   /**
    * Aborted by main.ts when the shutdown grace period ends: replies still open then end with
    * an in-band error in their dialect (core/shutdown.ts).
@@ -267,7 +269,10 @@ export function createHandler(deps: ServerDeps): (req: Request) => Promise<Respo
     let response: Response;
     let errorClass: ErrorKind | undefined;
     try {
-      const limited = await limitRequestBody(req, deps.maxBodyBytes ?? MAX_BODY_BYTES);
+      const limited = await limitRequestBody(req, {
+        maxBytes: deps.maxBodyBytes ?? MAX_BODY_BYTES,
+        timeoutMs: deps.bodyTimeoutMs,
+      });
       const request = capture ? capture.tapRequest(limited) : limited;
       response = await dispatch(request, path, route, { ...deps, logger, backend, onWebSearch });
     } catch (err) {

@@ -270,3 +270,35 @@ Deno.test("every route refuses a body with invalid UTF-8 with a 400 in its diale
   }
   assert.equal(backend.requests.length, 0, "nothing was sent upstream");
 });
+
+Deno.test("every route refuses a body that stops arriving with a 408 in its dialect", async (t) => {
+  const backend = createFakeBackend();
+  await using gateway = startTestGateway({ backend, deps: { bodyTimeoutMs: 200 } });
+  const port = Number(new URL(gateway.url).port);
+  for (const { path, dialect } of BODY_ROUTES) {
+    await t.step(path, async () => {
+      // Headers promise 100 bytes; 10 come, then nothing: only the deadline can answer.
+      using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      await conn.write(new TextEncoder().encode(
+        `POST ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\nx-api-key: ${TEST_API_KEY}\r\n` +
+          'content-type: application/json\r\ncontent-length: 100\r\n\r\n{"model":',
+      ));
+      const answer = await within(readHttpResponse(conn), 5000, "the 408 answer");
+      assert.match(answer.head, /^HTTP\/1\.1 408 /);
+      const body = JSON.parse(answer.body);
+      if (dialect === "anthropic") assert.equal(body.type, "error");
+      assert.equal(body.error.type, "invalid_request_error");
+      assert.equal(body.error.message, "Request body did not arrive in time: the limit is 0.2 s");
+    });
+  }
+  await t.step("a request refused before its body is read starts no clock", async () => {
+    const res = await fetch(`${gateway.url}/v1/messages`, {
+      method: "POST",
+      headers: { "x-api-key": "wrong" },
+      body: "{}",
+    });
+    assert.equal(res.status, 401);
+    await res.body?.cancel();
+  });
+  assert.equal(backend.requests.length, 0, "nothing was sent upstream");
+});

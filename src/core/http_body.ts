@@ -66,18 +66,83 @@ export class BodyLimitStream extends TransformStream<Uint8Array, Uint8Array> {
 }
 
 /**
- * Returns `req` with its body held to `maxBytes`, for every route alike. Throws bodyTooLarge
- * at once when `content-length` declares more (the body is cancelled unread); otherwise the
- * body errors with it as soon as more arrives, whoever reads it.
+ * How long a request body may take to arrive once a handler starts reading it, in
+ * milliseconds: a client trickling its body (or sending none after its headers) cannot hold
+ * a request open longer. Deno.serve has no bound for header reading or idle connections.
  */
-export async function limitRequestBody(req: Request, maxBytes: number): Promise<Request> {
+export const BODY_TIMEOUT_MS = 60_000;
+
+/** The error every route answers for a body that did not arrive in time (408). */
+export function bodyTimedOut(timeoutMs: number): GatewayError {
+  return new GatewayError(
+    "request_timeout",
+    `Request body did not arrive in time: the limit is ${timeoutMs / 1000} s`,
+  );
+}
+
+/** Limits of limitRequestBody. */
+export interface BodyLimits {
+  maxBytes: number;
+  /** BODY_TIMEOUT_MS unless given. */
+  timeoutMs?: number;
+}
+
+/**
+ * Returns `req` with its body held to `limits`, for every route alike. Throws bodyTooLarge
+ * at once when `content-length` declares more than `maxBytes` (the body is cancelled unread);
+ * otherwise the body errors with bodyTooLarge as soon as more arrives, and with bodyTimedOut
+ * when it has not ended `timeoutMs` after the first read, whoever reads it.
+ */
+export async function limitRequestBody(req: Request, limits: BodyLimits): Promise<Request> {
   if (req.body === null || req.method === "GET" || req.method === "HEAD") return req;
+  const { maxBytes } = limits;
   const declared = Number(req.headers.get("content-length") ?? "");
   if (Number.isFinite(declared) && declared > maxBytes) {
     await req.body.cancel().catch(() => {});
     throw bodyTooLarge(maxBytes);
   }
-  return new Request(req, { body: req.body.pipeThrough(new BodyLimitStream(maxBytes)) });
+  const limited = req.body.pipeThrough(new BodyLimitStream(maxBytes));
+  return new Request(req, { body: withDeadline(limited, limits.timeoutMs ?? BODY_TIMEOUT_MS) });
+}
+
+/**
+ * Passes `body` on; once read, it must end within `timeoutMs` or it errors with bodyTimedOut
+ * and `body` is cancelled. The clock starts at the first read, so a body nobody reads (a
+ * request refused before its body) holds no timer.
+ */
+function withDeadline(
+  body: ReadableStream<Uint8Array>,
+  timeoutMs: number,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let expired = false;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      timer ??= setTimeout(() => {
+        expired = true;
+        reader.cancel(bodyTimedOut(timeoutMs)).catch(() => {});
+      }, timeoutMs);
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        result = await reader.read();
+      } catch (err) {
+        clearTimeout(timer);
+        throw err;
+      }
+      if (expired) throw bodyTimedOut(timeoutMs);
+      if (result.done) {
+        clearTimeout(timer);
+        controller.close();
+      } else {
+        controller.enqueue(result.value);
+      }
+    },
+    cancel(reason) {
+      clearTimeout(timer);
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
 }
 
 /** Decodes UTF-8 strictly: invalid bytes are refused, never replaced with U+FFFD. */

@@ -10,6 +10,7 @@ const ANTHROPIC_ERRORS: Record<ErrorKind, [status: number, type: string]> = {
   not_found: [404, "not_found_error"],
   method_not_allowed: [405, "invalid_request_error"],
   payload_too_large: [413, "request_too_large"],
+  request_timeout: [408, "invalid_request_error"],
   unsupported_media_type: [415, "invalid_request_error"],
   quota_exceeded: [429, "rate_limit_error"],
   rate_limited: [429, "rate_limit_error"],

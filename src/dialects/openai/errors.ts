@@ -10,6 +10,7 @@ const OPENAI_ERRORS: Record<ErrorKind, [status: number, type: string, code: stri
   not_found: [404, "invalid_request_error", "not_found"],
   method_not_allowed: [405, "invalid_request_error", "method_not_allowed"],
   payload_too_large: [413, "invalid_request_error", "request_too_large"],
+  request_timeout: [408, "invalid_request_error", "request_timeout"],
   unsupported_media_type: [415, "invalid_request_error", "unsupported_media_type"],
   quota_exceeded: [429, "insufficient_quota", "insufficient_quota"],
   rate_limited: [429, "rate_limit_exceeded", "rate_limit_exceeded"],

@@ -23,6 +23,7 @@ const RESPONSES_ERRORS: Record<ErrorKind, Row> = {
   not_found: [404, "invalid_request_error", "not_found", "invalid_prompt"],
   method_not_allowed: [405, "invalid_request_error", "method_not_allowed", "invalid_prompt"],
   payload_too_large: [413, "invalid_request_error", "request_too_large", "invalid_prompt"],
+  request_timeout: [408, "invalid_request_error", "request_timeout", "invalid_prompt"],
   unsupported_media_type: [
     415,
     "invalid_request_error",
