@@ -21,6 +21,7 @@ import type { Logger } from "../log.ts";
 import type { KiroClient } from "../kiro/client.ts";
 import type { ModelCatalog } from "../kiro/models.ts";
 import type { StateStore } from "../state/state.ts";
+import { InFlightCounts } from "./in_flight.ts";
 import { type AccountEntry, sourceStamp } from "./entries.ts";
 import { USAGE_CACHE_MS, type UsageSummary } from "./usage.ts";
 import {
@@ -101,8 +102,6 @@ export interface AccountPoolOptions {
 /** Balanced selection treats accounts this close to the least in-flight count as tied. */
 const NEAR_TIE_IN_FLIGHT = 1;
 
-/** How long an in-flight count survives without a change (a crashed instance's fade). */
-const IN_FLIGHT_TTL_MS = 15 * 60_000;
 /** The window of "recent" failures for balanced ordering. */
 const RECENT_FAILURES_TTL_MS = 60 * 60_000;
 /** How long a conversation stays bound to an account without a request. */
@@ -116,7 +115,6 @@ function keys(id: string) {
     health: `account:${id}:health`,
     failures: `account:${id}:failures`,
     recentFailures: `account:${id}:recent-failures`,
-    inFlight: `account:${id}:inflight`,
     requests: `account:${id}:requests`,
     probe: `account:${id}:probe`,
     usage: `account:${id}:usage`,
@@ -169,6 +167,7 @@ export class AccountPool implements ChatBackend {
   #logger: Logger;
   #onFailover: (() => void) | undefined;
   #now: () => number;
+  #inFlight: InFlightCounts;
   /** Background usage fetches under way; close() waits for them. */
   #pending = new Set<Promise<unknown>>();
   /** Rotates the choice among near-equally loaded accounts (see #balancedOrder). */
@@ -179,6 +178,7 @@ export class AccountPool implements ChatBackend {
     this.#live = options.accounts.filter((a) => a.parts !== undefined);
     if (this.#live.length === 0) throw new Error("An account pool needs an enabled account");
     this.#state = options.state;
+    this.#inFlight = new InFlightCounts(options.state, options.now ?? Date.now);
     this.#strategy = options.strategy;
     this.#cooldownMs = options.cooldownMs;
     this.#logger = options.logger;
@@ -231,13 +231,7 @@ export class AccountPool implements ChatBackend {
       tried.add(id);
       const k = keys(id);
       await this.#state.increment(k.requests);
-      await this.#state.increment(k.inFlight, 1, { ttlMs: IN_FLIGHT_TTL_MS });
-      let ended = false;
-      const done = async () => {
-        if (ended) return;
-        ended = true;
-        await this.#state.increment(k.inFlight, -1, { ttlMs: IN_FLIGHT_TTL_MS }).catch(() => {});
-      };
+      const done = await this.#inFlight.begin(id);
       let value: T;
       try {
         value = await attempt(account.parts!);
@@ -425,10 +419,10 @@ export class AccountPool implements ChatBackend {
   /** Reads an account's stored health and derives its status. */
   async #view(account: PoolAccount): Promise<AccountView> {
     const k = keys(account.entry.id);
-    const [rawHealth, rawFailures, rawInFlight, rawRecent] = await Promise.all([
+    const [rawHealth, rawFailures, inFlight, rawRecent] = await Promise.all([
       this.#state.get(k.health),
       this.#state.get(k.failures),
-      this.#state.get(k.inFlight),
+      this.#inFlight.read(account.entry.id),
       this.#state.get(k.recentFailures),
     ]);
     const health = parseHealth(rawHealth);
@@ -451,7 +445,7 @@ export class AccountPool implements ChatBackend {
       account,
       health,
       failures,
-      inFlight: Math.max(0, Number(rawInFlight ?? 0) || 0),
+      inFlight,
       recentFailures: Math.max(0, Number(rawRecent ?? 0) || 0),
       status,
       halfOpen: status === "ok" && (failures > 0 || health.deadStamp !== undefined),
