@@ -67,20 +67,37 @@ Deno.test("sticky: one account serves until it fails, then the next one keeps se
 
 Deno.test("balanced: new conversations spread, one conversation stays on its account", async () => {
   await withPool(["a", "b", "c"], async (_pool, gateway) => {
-    const first = [];
-    for (let i = 0; i < 3; i++) first.push((await gateway.chat(`conversation ${i}`)).text);
-    assert.deepEqual(first.sort(), ["Hello from a", "Hello from b", "Hello from c"]);
+    const first: string[] = [];
+    for (let i = 0; i < 3; i++) first.push((await gateway.chat(`conversation ${i}`)).text!);
+    assert.deepEqual([...first].sort(), ["Hello from a", "Hello from b", "Hello from c"]);
     const bound = (await gateway.chat("x", { prompt_cache_key: "conv-1" })).text;
     for (let i = 0; i < 4; i++) {
       const reply = await gateway.chat(`turn ${i}`, { prompt_cache_key: "conv-1" });
       assert.equal(reply.text, bound, "the conversation stays on its account");
     }
-    const again = await gateway.chat("conversation 1");
-    assert.equal(
-      again.text,
-      first.find((t) => t === again.text),
-      "same first message, same account",
-    );
+    for (const i of [2, 0, 1]) {
+      const again = await gateway.chat(`conversation ${i}`);
+      assert.equal(again.text, first[i], "same system prompt and first message, same account");
+    }
+    const session = async (id: string, text: string) => {
+      const res = await fetch(`${gateway.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: {
+          authorization: "Bearer pool-key",
+          "content-type": "application/json",
+          "x-claude-code-session-id": id,
+        },
+        body: JSON.stringify({
+          model: "claude-sonnet-4.5",
+          messages: [{ role: "user", content: text }],
+        }),
+      });
+      return (await res.json()).choices[0].message.content as string;
+    };
+    const sessionBound = await session("s-1", "first question");
+    for (let i = 0; i < 3; i++) {
+      assert.equal(await session("s-1", `another question ${i}`), sessionBound, "same session");
+    }
   }, { accountStrategy: "balanced" });
 });
 
