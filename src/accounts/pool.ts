@@ -17,6 +17,7 @@ import type { AccountStrategy } from "../config.ts";
 import type { ChatBackend, ModelInfo, SendContext } from "../core/backend.ts";
 import type { ChatEvent, ChatRequest, WebSearchHit } from "../core/chat.ts";
 import { GatewayError } from "../errors.ts";
+import { onEventsEnd } from "../core/streams.ts";
 import type { Logger } from "../log.ts";
 import type { KiroClient } from "../kiro/client.ts";
 import type { ModelCatalog } from "../kiro/models.ts";
@@ -673,25 +674,13 @@ export function tagRefreshFailures(tokens: TokenSource, failures: WeakSet<object
   };
 }
 
-/** Passes `events` on and calls `done` once when they end or are cancelled. */
+/**
+ * Passes `events` on (keeping their batches, see eventBatches) and calls `done` once when they
+ * end or are cancelled.
+ */
 function countedUntilEnd(
   events: ReadableStream<ChatEvent>,
   done: () => Promise<void>,
 ): ReadableStream<ChatEvent> {
-  const reader = events.getReader();
-  return new ReadableStream<ChatEvent>({
-    async pull(controller) {
-      const result = await reader.read();
-      if (result.done) {
-        await done();
-        controller.close();
-      } else {
-        controller.enqueue(result.value);
-      }
-    },
-    async cancel(reason) {
-      await done();
-      await reader.cancel(reason);
-    },
-  }, { highWaterMark: 0 });
+  return onEventsEnd(events, done);
 }

@@ -1,4 +1,8 @@
-/** The reply pipe's driver: synchronous steps run inside one pull stage, errors in-band. */
+/**
+ * The reply pipe's driver: synchronous steps run inside one pull stage, errors in-band. Every
+ * upstream read becomes one batch of events; a renderer that takes batches (sseBody) writes a
+ * whole batch as one chunk, while other readers see the same events one by one.
+ */
 import { toGatewayError } from "../errors.ts";
 import type { ChatEvent } from "./chat.ts";
 
@@ -8,12 +12,20 @@ export interface PipeToEventsOptions {
   onEvent?: (event: ChatEvent) => void;
 }
 
+/** Where a stream of events keeps the batch view of its source (see eventBatches). */
+const BATCHES = Symbol("chat event batches");
+
+/** A stream of events that may also be read a batch (one upstream read) at a time. */
+type Batchable = ReadableStream<ChatEvent> & {
+  [BATCHES]?: () => ReadableStream<ChatEvent[]> | undefined;
+};
+
 /**
  * Reads `source` only when the result is read, runs each chunk through `steps` (a synchronous
  * transformer, e.g. several chained with chainTransformers) and hands on what it enqueues.
  * A failure of the source or of a step becomes one final `error` event and the end, so a
  * response that already started can report it in-band. Cancelling the result cancels the
- * source and the steps.
+ * source and the steps. The events of one source chunk form one batch (eventBatches).
  */
 export function pipeToEvents<I>(
   source: ReadableStream<I>,
@@ -22,17 +34,11 @@ export function pipeToEvents<I>(
 ): ReadableStream<ChatEvent> {
   const reader = source.getReader();
   const { onEvent } = options;
-  let out: ReadableStreamDefaultController<ChatEvent>;
-  let count = 0;
+  let batch: ChatEvent[] = [];
   let closed = false;
   const hand = (event: ChatEvent) => {
-    count++;
     onEvent?.(event);
-    out.enqueue(event);
-  };
-  const close = () => {
-    closed = true;
-    out.close();
+    batch.push(event);
   };
   const controller: TransformStreamDefaultController<ChatEvent> = {
     desiredSize: null,
@@ -44,46 +50,135 @@ export function pipeToEvents<I>(
   };
   const fail = (err: unknown) => {
     hand({ type: "error", error: toGatewayError(err) });
-    close();
+    closed = true;
   };
-  return new ReadableStream<ChatEvent>({
-    start(readable) {
-      out = readable;
+  try {
+    void steps.start?.(controller);
+  } catch (err) {
+    fail(err);
+  }
+  /**
+   * The next batch: what one chunk yields (a chunk may yield nothing, half a frame say, so
+   * chunks are read until something is handed on), or undefined at the end.
+   */
+  const next = async (): Promise<ChatEvent[] | undefined> => {
+    while (batch.length === 0 && !closed) {
+      let result: ReadableStreamReadResult<I>;
       try {
-        void steps.start?.(controller);
+        result = await reader.read();
       } catch (err) {
         fail(err);
+        break;
       }
-    },
-    // A chunk may yield no event (half a frame, a tool call still open), and a pull that
-    // enqueues nothing is not called again, so one pull reads until something is handed on.
-    async pull() {
-      const handed = count;
-      while (count === handed && !closed) {
-        let result: ReadableStreamReadResult<I>;
-        try {
-          result = await reader.read();
-        } catch (err) {
-          return fail(err);
+      try {
+        if (result.done) {
+          void steps.flush?.(controller);
+          closed = true;
+        } else if (steps.transform) {
+          void steps.transform(result.value, controller);
+        } else {
+          hand(result.value as unknown as ChatEvent);
         }
-        try {
-          if (result.done) {
-            void steps.flush?.(controller);
-            close();
-          } else if (steps.transform) {
-            void steps.transform(result.value, controller);
-          } else {
-            hand(result.value as unknown as ChatEvent);
-          }
-        } catch (err) {
-          await reader.cancel(err).catch(() => {});
-          return fail(err);
-        }
+      } catch (err) {
+        await reader.cancel(err).catch(() => {});
+        fail(err);
       }
+    }
+    if (batch.length === 0) return undefined;
+    const taken = batch;
+    batch = [];
+    return taken;
+  };
+  const cancel = (reason: unknown) => {
+    void steps.cancel?.(reason);
+    return reader.cancel(reason);
+  };
+  return batchable(next, cancel);
+}
+
+/**
+ * Calls `onEnd` once when `events` ends, fails or is cancelled (before the end is passed on),
+ * keeping its batch view.
+ */
+export function onEventsEnd(
+  events: ReadableStream<ChatEvent>,
+  onEnd: () => Promise<void>,
+): ReadableStream<ChatEvent> {
+  let reader: ReadableStreamDefaultReader<ChatEvent[]> | undefined;
+  let ended = false;
+  const end = async () => {
+    if (ended) return;
+    ended = true;
+    await onEnd();
+  };
+  const next = async (): Promise<ChatEvent[] | undefined> => {
+    reader ??= eventBatches(events).getReader();
+    let result: ReadableStreamReadResult<ChatEvent[]>;
+    try {
+      result = await reader.read();
+    } catch (err) {
+      await end();
+      throw err;
+    }
+    if (result.done) {
+      await end();
+      return undefined;
+    }
+    return result.value;
+  };
+  const cancel = async (reason: unknown) => {
+    await end();
+    await (reader ?? events).cancel(reason);
+  };
+  return batchable(next, cancel);
+}
+
+/**
+ * The batches of `events`: one array per upstream read when `events` came from pipeToEvents
+ * (or onEventsEnd over it) and was not read yet, else arrays of one event. Locks `events`.
+ */
+export function eventBatches(events: ReadableStream<ChatEvent>): ReadableStream<ChatEvent[]> {
+  const batches = (events as Batchable)[BATCHES]?.();
+  if (batches) return batches;
+  const reader = events.getReader();
+  return new ReadableStream<ChatEvent[]>({
+    async pull(controller) {
+      const result = await reader.read();
+      if (result.done) controller.close();
+      else controller.enqueue([result.value]);
     },
-    cancel(reason) {
-      void steps.cancel?.(reason);
-      return reader.cancel(reason);
-    },
+    cancel: (reason) => reader.cancel(reason),
   }, { highWaterMark: 0 });
+}
+
+/**
+ * A stream of events over `next` (the next batch, or undefined at the end) that can be taken
+ * as batches instead, as long as nobody has locked it.
+ */
+function batchable(
+  next: () => Promise<ChatEvent[] | undefined>,
+  cancel: (reason: unknown) => Promise<void>,
+): ReadableStream<ChatEvent> {
+  const events: Batchable = new ReadableStream<ChatEvent>({
+    async pull(controller) {
+      const batch = await next();
+      if (batch === undefined) controller.close();
+      else for (const event of batch) controller.enqueue(event);
+    },
+    cancel,
+  }, { highWaterMark: 0 });
+  events[BATCHES] = () => {
+    if (events.locked) return undefined;
+    // Lock the event view, so the source has one reader only.
+    events.getReader();
+    return new ReadableStream<ChatEvent[]>({
+      async pull(controller) {
+        const batch = await next();
+        if (batch === undefined) controller.close();
+        else controller.enqueue(batch);
+      },
+      cancel,
+    }, { highWaterMark: 0 });
+  };
+  return events;
 }

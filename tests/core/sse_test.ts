@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
-import { SseEncoderStream, type SseMessage } from "../../src/core/sse.ts";
-import { collect, streamOf } from "../helpers.ts";
+import type { ChatEvent } from "../../src/core/chat.ts";
+import { sseBody, SseEncoderStream, type SseMessage } from "../../src/core/sse.ts";
+import { eventBatches, onEventsEnd, pipeToEvents } from "../../src/core/streams.ts";
+import { collect, streamOf, within } from "../helpers.ts";
 
 async function encode(messages: SseMessage[]): Promise<string> {
   const chunks = await collect(streamOf(messages).pipeThrough(new SseEncoderStream()));
@@ -45,4 +47,76 @@ Deno.test("SseEncoderStream writes server-sent events", async (t) => {
 
 Deno.test("SseEncoderStream refuses an event name with a line break", async () => {
   await assert.rejects(encode([{ event: "a\nb", data: "" }]), /Cannot encode SSE event name/);
+});
+
+/** Steps that turn each string chunk into one text event per character (a read of frames). */
+const perCharacter: Transformer<string, ChatEvent> = {
+  transform(chunk, controller) {
+    for (const text of chunk) controller.enqueue({ type: "text", text });
+  },
+  flush(controller) {
+    controller.enqueue({
+      type: "end",
+      stopReason: "end_turn",
+      usage: { inputTokens: 0, outputTokens: 0 },
+    });
+  },
+};
+
+/** Renders each text event as one message, and a start message. */
+const render: Transformer<ChatEvent, SseMessage> = {
+  start(controller) {
+    controller.enqueue({ event: "start", data: "{}" });
+  },
+  transform(event, controller) {
+    if (event.type === "text") controller.enqueue({ data: event.text });
+  },
+  flush(controller) {
+    controller.enqueue({ data: "[DONE]" });
+  },
+};
+
+Deno.test("sseBody writes the messages of one upstream read as one chunk", async () => {
+  const events = pipeToEvents(streamOf(["abc", "", "de"]), perCharacter);
+  const chunks = (await collect(sseBody(events, render))).map((c) => new TextDecoder().decode(c));
+  assert.deepEqual(chunks, [
+    "event: start\ndata: {}\n\n",
+    "data: a\n\ndata: b\n\ndata: c\n\n",
+    "data: d\n\ndata: e\n\n",
+    "data: [DONE]\n\n",
+  ]);
+});
+
+Deno.test("sseBody keeps the batches through onEventsEnd and reports the end once", async () => {
+  let ends = 0;
+  const events = onEventsEnd(pipeToEvents(streamOf(["ab", "c"]), perCharacter), () => {
+    ends++;
+    return Promise.resolve();
+  });
+  const chunks = (await collect(sseBody(events, render))).map((c) => new TextDecoder().decode(c));
+  assert.deepEqual(chunks.slice(1, 3), ["data: a\n\ndata: b\n\n", "data: c\n\n"]);
+  assert.equal(ends, 1);
+});
+
+Deno.test("sseBody renders a plain event stream one event per chunk, and its cancel reaches the source", async () => {
+  const cancelled = Promise.withResolvers<unknown>();
+  let sent = 0;
+  const source = new ReadableStream<ChatEvent>({
+    pull(controller) {
+      controller.enqueue({ type: "text", text: `t${sent++}` });
+    },
+    cancel: (reason) => cancelled.resolve(reason),
+  }, { highWaterMark: 0 });
+  const reader = sseBody(source, render).getReader();
+  assert.equal(new TextDecoder().decode((await reader.read()).value), "event: start\ndata: {}\n\n");
+  assert.equal(new TextDecoder().decode((await reader.read()).value), "data: t0\n\n");
+  await reader.cancel("client left");
+  assert.equal(await within(cancelled.promise), "client left");
+});
+
+Deno.test("the events of pipeToEvents can still be read one by one", async () => {
+  const events = pipeToEvents(streamOf(["ab", "c"]), perCharacter);
+  assert.deepEqual((await collect(events)).map((e) => e.type), ["text", "text", "text", "end"]);
+  const batched = pipeToEvents(streamOf(["ab", "c"]), perCharacter);
+  assert.deepEqual((await collect(eventBatches(batched))).map((b) => b.length), [2, 1, 1]);
 });

@@ -8,8 +8,7 @@ import type { ChatRequest } from "../../core/chat.ts";
 import { collectReply } from "../../core/collect.ts";
 import { MAX_BODY_BYTES, readJsonBody } from "../../core/http_body.ts";
 import type { ImageFetcher } from "../../core/images.ts";
-import { chainTransformers } from "../../core/fuse.ts";
-import { sseEncoder } from "../../core/sse.ts";
+import { sseBody } from "../../core/sse.ts";
 import { GatewayError } from "../../errors.ts";
 import { buildAnthropicMessage } from "./response.ts";
 import { type AnthropicBody, toChatRequest } from "./request.ts";
@@ -54,17 +53,14 @@ export async function respondToMessages(
     const reply = await collectReply(events);
     return Response.json(buildAnthropicMessage(reply, { id, model: chat.model, signature }));
   }
-  const render = chainTransformers(
-    anthropicEvents({
-      id,
-      model: chat.model,
-      inputTokens,
-      signature,
-      pingIntervalMs: options.pingIntervalMs,
-    }),
-    sseEncoder(),
-  );
-  const sse = events.pipeThrough(new TransformStream(render));
+  const render = anthropicEvents({
+    id,
+    model: chat.model,
+    inputTokens,
+    signature,
+    pingIntervalMs: options.pingIntervalMs,
+  });
+  const sse = sseBody(events, render);
   return new Response(sse, { headers: SSE_HEADERS });
 }
 

@@ -2,8 +2,7 @@
 import type { HandlerDeps } from "../../core/backend.ts";
 import { collectReply } from "../../core/collect.ts";
 import { MAX_BODY_BYTES, readJsonBody } from "../../core/http_body.ts";
-import { chainTransformers } from "../../core/fuse.ts";
-import { sseEncoder } from "../../core/sse.ts";
+import { sseBody } from "../../core/sse.ts";
 import { toChatRequest } from "./request.ts";
 import { buildChatCompletion, buildModelList, type CompletionContext } from "./response.ts";
 import { parseChatCompletionsBody } from "./schema.ts";
@@ -37,8 +36,7 @@ export async function handleChatCompletions(req: Request, deps: HandlerDeps): Pr
   };
   if (chat.stream) {
     const includeUsage = body.stream_options?.include_usage ?? false;
-    const render = chainTransformers(openAiChunks({ ...context, includeUsage }), sseEncoder());
-    const sse = events.pipeThrough(new TransformStream(render));
+    const sse = sseBody(events, openAiChunks({ ...context, includeUsage }));
     return new Response(sse, { headers: SSE_HEADERS });
   }
   return Response.json(buildChatCompletion(await collectReply(events), context));

@@ -7,13 +7,13 @@ import type { HandlerDeps } from "../../core/backend.ts";
 import { collectReply } from "../../core/collect.ts";
 import { MAX_BODY_BYTES, readJsonBody } from "../../core/http_body.ts";
 import type { ImageFetcher } from "../../core/images.ts";
-import { SseEncoderStream } from "../../core/sse.ts";
+import { sseBody } from "../../core/sse.ts";
 import { GatewayError } from "../../errors.ts";
 import { toChatRequest } from "./request.ts";
 import { buildResponse, type OutputItem, type ResponseContext } from "./response.ts";
 import { type InputItem, parseResponsesBody } from "./schema.ts";
 import { ResponseStore } from "./store.ts";
-import { ResponsesEventStream } from "./stream.ts";
+import { responsesEvents } from "./stream.ts";
 
 /** The path prefix of a stored response (`/v1/responses/{id}`). */
 export const RESPONSE_PATH_PREFIX = "/v1/responses/";
@@ -104,16 +104,15 @@ export async function respondToResponses(
     await save?.(response, output).catch(onStoreError);
     return Response.json(response);
   }
-  const sse = events
-    .pipeThrough(
-      new ResponsesEventStream({
-        ...ctx,
-        keepAliveIntervalMs: options.keepAliveIntervalMs,
-        onCompleted: save,
-        onStoreError,
-      }),
-    )
-    .pipeThrough(new SseEncoderStream());
+  const sse = sseBody(
+    events,
+    responsesEvents({
+      ...ctx,
+      keepAliveIntervalMs: options.keepAliveIntervalMs,
+      onCompleted: save,
+      onStoreError,
+    }),
+  );
   return new Response(sse, { headers: SSE_HEADERS });
 }
 
