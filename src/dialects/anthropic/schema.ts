@@ -244,7 +244,10 @@ const countFields = {
   }).optional(),
   // The structured-outputs beta's name for output_config.format.
   output_format: OutputFormat.optional(),
-  tool_choice: z.unknown().optional(),
+  tool_choice: z.looseObject({
+    type: z.string({ error: required("a string") }),
+    name: z.string({ error: "expected a string" }).optional(),
+  }, { error: 'expected an object such as {"type": "auto"}' }).optional(),
 };
 
 const CountTokensBody = z.looseObject(countFields);

@@ -168,7 +168,7 @@ export const chatCompletionsSchema = z.looseObject({
   // Kiro returns one choice; larger values are accepted (never rejected) and answered with one.
   n: z.number().int().min(1).nullish(),
   tools: z.array(tool).nullish(),
-  tool_choice: z.unknown().optional(),
+  tool_choice: z.union([z.string(), z.looseObject({ type: z.string() })]).nullish(),
   // Known fields Kiro has no control for: ignored, but a wrong type is still the client's 400.
   temperature: z.number().nullish(),
   top_p: z.number().nullish(),

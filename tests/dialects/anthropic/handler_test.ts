@@ -515,6 +515,11 @@ Deno.test("wrong types, unusable blocks and refused images are 400s naming the f
       message: /^thinking\.budget_tokens: expected an integer$/,
     },
     {
+      name: "a tool_choice that is not an object",
+      body: { ...HELLO, tool_choice: "any" },
+      message: /^tool_choice: expected an object such as \{"type": "auto"\}$/,
+    },
+    {
       name: "a temperature that is not a number",
       body: { ...HELLO, temperature: "hot" },
       message: /^temperature: expected a number$/,

@@ -503,6 +503,12 @@ Deno.test("POST /v1/chat/completions rejects bad requests before the backend", a
         message: /^Invalid request: temperature: /,
       },
       {
+        name: "a tool_choice that is neither a string nor an object",
+        body: { model: MODEL, messages: [{ role: "user", content: "x" }], tool_choice: 5 },
+        param: "tool_choice",
+        message: /^Invalid request: tool_choice: /,
+      },
+      {
         name: "a stop that is neither a string nor a list of strings",
         body: { model: MODEL, messages: [{ role: "user", content: "x" }], stop: 5 },
         param: "stop",
