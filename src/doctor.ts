@@ -1,7 +1,8 @@
 /**
  * `kiro-gateway doctor`: checks the configuration, each credential source, the profile ARN and
- * regions, and whether every Kiro upstream answers, printing one line per finding with what to
- * fix. It never refreshes a token: it reports expiry and whether a refresh would be possible.
+ * regions, whether every Kiro upstream answers and, with STATE_URL, the shared state store,
+ * printing one line per finding with what to fix. It never refreshes a token: it reports
+ * expiry and whether a refresh would be possible.
  */
 import { type AccountEntry, loadAccountEntries } from "./accounts/entries.ts";
 import { CredentialsError, type CredentialSnapshot } from "./auth/credentials.ts";
@@ -21,6 +22,7 @@ import {
   qBaseUrl,
 } from "./kiro/endpoints.ts";
 import { silentLogger } from "./log.ts";
+import { describeRedisUrl, probeRedisState } from "./state/redis.ts";
 import { deniedPathLines, gatewayPaths, type PermissionQuery } from "./permissions.ts";
 
 /** How serious a finding is; any `fail` makes doctor exit 1. */
@@ -58,7 +60,40 @@ export async function runDoctor(
   findings.push(...credentials.findings);
   findings.push(...checkProfile(config, credentials.snapshot));
   findings.push(...await checkUpstreams(config, credentials.snapshot, options));
+  findings.push(...await checkStateStore(config, options));
   return findings;
+}
+
+/** With STATE_URL: whether Redis answers and STATE_SECRET opens what the instances stored. */
+export async function checkStateStore(
+  config: Readonly<Config>,
+  options: Pick<DoctorOptions, "probeTimeoutMs">,
+): Promise<Finding[]> {
+  if (config.stateUrl === undefined || config.stateSecret === undefined) return [];
+  const where = describeRedisUrl(config.stateUrl);
+  const probe = await probeRedisState(
+    config.stateUrl,
+    config.stateSecret,
+    options.probeTimeoutMs ?? PROBE_TIMEOUT_MS,
+  );
+  if (probe.error !== undefined) {
+    return [{
+      level: "fail",
+      message:
+        `State store ${where} unreachable: ${probe.error}; the gateway would serve from local state only, without sharing (check STATE_URL, its password and the network)`,
+    }];
+  }
+  if (probe.secretMatches === false) {
+    return [{
+      level: "fail",
+      message:
+        `State store ${where} holds values sealed under another STATE_SECRET: use the same STATE_SECRET on every instance`,
+    }];
+  }
+  const secret = probe.secretMatches
+    ? "STATE_SECRET matches the other instances'"
+    : "no instance has stored anything yet";
+  return [{ level: "ok", message: `State store ${where} reachable; ${secret}` }];
 }
 
 /** Formats a finding as one line: `ok   ...`, `warn ...` or `FAIL ...`. */

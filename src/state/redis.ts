@@ -135,6 +135,58 @@ function fromBase64(text: string): Uint8Array<ArrayBuffer> {
   return Uint8Array.from(atob(text), (char) => char.charCodeAt(0));
 }
 
+/** A value every instance seals under its own STATE_SECRET; one that cannot open it differs. */
+const CANARY_KEY = "state:secret-check";
+const CANARY_VALUE = "kiro-gateway";
+
+async function opensTo(cipher: StateCipher, sealed: string, expected: string): Promise<boolean> {
+  try {
+    return await cipher.open(CANARY_KEY, sealed) === expected;
+  } catch {
+    return false;
+  }
+}
+
+/** What `doctor` learns about a Redis state store. */
+export interface RedisProbe {
+  /** Why it could not be reached, or undefined when it answered. */
+  error?: string;
+  /** Whether STATE_SECRET opens what the instances stored; undefined before any stored. */
+  secretMatches?: boolean;
+}
+
+/** Connects once (no retries) and checks that Redis answers and STATE_SECRET fits; no writes. */
+export async function probeRedisState(
+  url: string,
+  secret: string,
+  timeoutMs: number,
+): Promise<RedisProbe> {
+  const cipher = await StateCipher.fromSecret(secret);
+  const client = createClient({
+    url,
+    maintNotifications: "disabled",
+    disableOfflineQueue: true,
+    commandOptions: { timeout: timeoutMs },
+    socket: { connectTimeout: timeoutMs, reconnectStrategy: false },
+  });
+  let failure: Error | undefined;
+  client.on("error", (err: Error) => (failure ??= err));
+  try {
+    await client.connect();
+    await client.ping();
+    const stored = await client.get(KEY_PREFIX + CANARY_KEY);
+    return stored === null ? {} : { secretMatches: await opensTo(cipher, stored, CANARY_VALUE) };
+  } catch (err) {
+    return { error: (failure ?? err as Error).message };
+  } finally {
+    try {
+      client.destroy();
+    } catch {
+      // never connected
+    }
+  }
+}
+
 /** `redis://host:port/db` without user or password, for logs. */
 export function describeRedisUrl(url: string): string {
   try {
@@ -264,6 +316,7 @@ export class RedisState implements StateStore {
     this.#resuming = true;
     try {
       await this.#client.ping();
+      await this.#checkSecret();
       const copied = new Set<string>();
       while (this.#outageWrites.size > 0) {
         const [key, write] = this.#outageWrites.entries().next().value!;
@@ -290,6 +343,28 @@ export class RedisState implements StateStore {
     } finally {
       this.#resuming = false;
     }
+  }
+
+  /**
+   * Leaves a sealed known value in Redis (once, for every instance) and reads it back: an
+   * instance whose STATE_SECRET differs from the others' says so at once, not at the first
+   * token it cannot read.
+   */
+  async #checkSecret(): Promise<void> {
+    const key = KEY_PREFIX + CANARY_KEY;
+    await this.#client.set(key, await this.#cipher.seal(CANARY_KEY, CANARY_VALUE), { NX: true });
+    const stored = await this.#client.get(key);
+    if (stored === null || await opensTo(this.#cipher, stored, CANARY_VALUE)) return;
+    this.#cannotDecrypt(CANARY_KEY);
+  }
+
+  #cannotDecrypt(key: string): void {
+    if (this.#undecryptableWarned) return;
+    this.#undecryptableWarned = true;
+    this.#logger.error(
+      "Cannot decrypt a value in Redis: every instance must use the same STATE_SECRET; such values are ignored",
+      { redis: this.#where, key },
+    );
   }
 
   async #copy(key: string, write: OutageWrite): Promise<void> {
@@ -345,13 +420,7 @@ export class RedisState implements StateStore {
       try {
         return await this.#cipher.open(key, sealed);
       } catch {
-        if (!this.#undecryptableWarned) {
-          this.#undecryptableWarned = true;
-          this.#logger.error(
-            "Cannot decrypt a value in Redis: every instance must use the same STATE_SECRET; such values are ignored",
-            { redis: this.#where, key },
-          );
-        }
+        this.#cannotDecrypt(key);
         return undefined;
       }
     }, () => this.#fallback.get(key));

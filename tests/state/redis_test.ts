@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { defaultConfig } from "../../src/config.ts";
+import { checkStateStore } from "../../src/doctor.ts";
 import { Logger, type LogRecord } from "../../src/log.ts";
 import { openStateStore } from "../../src/state/open.ts";
 import {
@@ -11,7 +12,7 @@ import {
 } from "../../src/state/redis.ts";
 import { MemoryState } from "../../src/state/state.ts";
 import { tempDir, within } from "../helpers.ts";
-import { RedisServer } from "./redis_server.ts";
+import { freePort, RedisServer } from "./redis_server.ts";
 import { stateContract } from "./state_contract.ts";
 
 const SECRET = "correct horse battery staple";
@@ -89,6 +90,7 @@ Deno.test("values are stored sealed under kiro-gateway: keys, readable only with
       `${KEY_PREFIX}account:main:inflight`,
       `${KEY_PREFIX}account:main:refresh`,
       `${KEY_PREFIX}account:main:tokens`,
+      `${KEY_PREFIX}state:secret-check`,
     ]);
     for (const [key, value] of dump) {
       assert.ok(!value.includes(token) && !value.includes("aoa"), `${key} holds plaintext`);
@@ -193,7 +195,11 @@ Deno.test("Redis stopped mid-run: no call fails, one warning, what was written m
     await back;
     assert.equal(store.describe().connected, true);
     const copied = await server.dump();
-    assert.deepEqual([...copied.keys()].sort(), [`${KEY_PREFIX}k:during`, `${KEY_PREFIX}k:fading`]);
+    assert.deepEqual([...copied.keys()].sort(), [
+      `${KEY_PREFIX}k:during`,
+      `${KEY_PREFIX}k:fading`,
+      `${KEY_PREFIX}state:secret-check`,
+    ]);
     assert.equal(await store.get("k:during"), "2", "what was written meanwhile is now in Redis");
     const admin = await server.client();
     try {
@@ -230,4 +236,45 @@ Deno.test("STATE_URL opens the Redis store; without it the embedded one", async 
   } finally {
     await sqlite.close();
   }
+});
+
+Deno.test("doctor checks the Redis state store: reachable, and the same STATE_SECRET", async (t) => {
+  await using tmp = await tempDir();
+  await using server = new RedisServer(tmp.path);
+  await server.start();
+  const check = (secret: string, url = server.url()) =>
+    checkStateStore(defaultConfig({ stateUrl: url, stateSecret: secret }), {
+      probeTimeoutMs: 2000,
+    });
+  await t.step("before any instance stored anything", async () => {
+    const [finding] = await check(SECRET);
+    assert.equal(finding?.level, "ok");
+    assert.match(finding!.message, /reachable; no instance has stored anything yet/);
+  });
+  const { logger } = recordingLogger();
+  const store = await open(server, logger);
+  await store.close();
+  await t.step("the secret the instances use", async () => {
+    const [finding] = await check(SECRET);
+    assert.equal(finding?.level, "ok");
+    assert.match(finding!.message, /STATE_SECRET matches/);
+  });
+  await t.step("another secret", async () => {
+    const [finding] = await check("a different secret entirely");
+    assert.equal(finding?.level, "fail");
+    assert.match(finding!.message, /use the same STATE_SECRET on every instance/);
+  });
+  await t.step("nothing listening, password never shown", async () => {
+    const down = `redis://:hunter2@127.0.0.1:${freePort()}/0`;
+    const [finding] = await check(SECRET, down);
+    assert.equal(finding?.level, "fail");
+    assert.match(
+      finding!.message,
+      /unreachable: .*; the gateway would serve from local state only/,
+    );
+    assert.doesNotMatch(finding!.message, /hunter2/);
+  });
+  await t.step("no STATE_URL, no finding", async () => {
+    assert.deepEqual(await checkStateStore(defaultConfig(), {}), []);
+  });
 });
