@@ -42,6 +42,10 @@ export interface FakeAccountState {
   usageCalls: number;
   /** While set, replies send their first frame, then wait for it before the rest. */
   hold?: Promise<void>;
+  /** While set, chat calls wait for it before answering at all (after being recorded). */
+  gate?: Promise<void>;
+  /** Resolved with each chat call as it arrives, then cleared. */
+  onCall?: (request: RecordedRequest) => void;
 }
 
 /** The fake upstream with its accounts. */
@@ -99,10 +103,12 @@ export async function startFakePool(names: string[]): Promise<FakePool> {
     if (account.usage === undefined) return Response.json({ message: "none" }, { status: 404 });
     return Response.json(account.usage);
   });
-  kiro.route("POST", GENERATE_PATH, (request) => {
+  kiro.route("POST", GENERATE_PATH, async (request) => {
     const account = byAccess(request);
     if (!account) return Response.json({ message: "Unknown token" }, { status: 403 });
     account.calls.push(request);
+    account.onCall?.(request);
+    if (account.gate) await account.gate;
     const fault = account.fault;
     if (fault && "network" in fault) {
       return new Response(

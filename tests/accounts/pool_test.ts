@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { MemoryState, type StateStore } from "../../src/state/state.ts";
-import { tempDir } from "../helpers.ts";
+import { tempDir, within } from "../helpers.ts";
 import {
   type FakePool,
   POOL_KEY,
@@ -527,4 +527,32 @@ Deno.test("balanced: the account with the fewest requests in flight is chosen", 
     rows = await accountsOf(gateway);
     assert.deepEqual([rows.a!.inFlight, rows.b!.inFlight], [0, 0]);
   }, { accountStrategy: "balanced" });
+});
+
+Deno.test("only one request probes an account whose cool-down ended", async () => {
+  await withPool(["a", "b"], async (pool, gateway, clock) => {
+    pool.account("a").fault = { status: 429 };
+    assert.equal((await gateway.chat("1")).text, "Hello from b");
+    clock.ms += 61_000;
+    pool.account("a").fault = undefined;
+    pool.account("b").fault = { status: 429 };
+    const gate = Promise.withResolvers<void>();
+    const probing = Promise.withResolvers<void>();
+    pool.account("a").gate = gate.promise;
+    pool.account("a").onCall = () => probing.resolve();
+    const first = gateway.chat("probe");
+    await within(probing.promise);
+    const second = await gateway.chat("meanwhile");
+    assert.equal(second.status, 503);
+    assert.match(
+      (second.body.error as { message: string }).message,
+      /a: another request is probing it/,
+    );
+    gate.resolve();
+    assert.equal((await first).text, "Hello from a");
+    assert.equal(pool.account("a").calls.length, 4, "three failed calls, then the one probe");
+    const rows = await accountsOf(gateway);
+    assert.equal(rows.a!.failures, 0);
+    assert.equal(rows.a!.status, "ok");
+  });
 });
