@@ -66,6 +66,9 @@ export function replyEvents(options: ReplyEventStreamOptions): Transformer<KiroE
   /** Model text only, for token counting. */
   const modelText: string[] = [];
   const reasoning: string[] = [];
+  /** The estimates of both, counted as they stream. */
+  const modelTokens = counter.tally();
+  const reasoningTokens = counter.tally();
   /** Everything the client sees as text, notices included, for the truncation memory. */
   const visibleText: string[] = [];
   const openCalls = new Map<string, OpenToolCall>();
@@ -178,10 +181,8 @@ export function replyEvents(options: ReplyEventStreamOptions): Transformer<KiroE
   };
 
   const usage = (): Usage => {
-    const reasoningText = reasoning.join("");
-    const reasoningEstimate = reasoningText === "" ? 0 : counter.countClaude(reasoningText);
-    const outputTokens = metadataOutputTokens ??
-      counter.countClaude(modelText.join("")) + reasoningEstimate;
+    const reasoningEstimate = reasoning.length === 0 ? 0 : reasoningTokens.tokens();
+    const outputTokens = metadataOutputTokens ?? modelTokens.tokens() + reasoningEstimate;
     const inputTokens = metadataInputTokens ?? options.estimateInputTokens();
     const result: Usage = { inputTokens, outputTokens };
     if (credits !== undefined) result.credits = roundCredits(credits);
@@ -199,11 +200,13 @@ export function replyEvents(options: ReplyEventStreamOptions): Transformer<KiroE
         case "text":
           if (event.text.length === 0) return;
           modelText.push(event.text);
+          modelTokens.add(event.text);
           emitText(controller, event.text);
           return;
         case "reasoning":
           if (event.text.length > 0) {
             reasoning.push(event.text);
+            reasoningTokens.add(event.text);
             controller.enqueue({ type: "reasoning", text: event.text });
           }
           if (event.signature !== undefined && event.signature !== "") {

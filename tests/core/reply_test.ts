@@ -5,7 +5,7 @@ import {
   type ReplyEventStreamOptions,
   type TruncatedToolInfo,
 } from "../../src/core/reply.ts";
-import { TokenCounter } from "../../src/core/tokens.ts";
+import { type ClaudeTally, TokenCounter } from "../../src/core/tokens.ts";
 import { diagnoseToolArguments, toToolArguments } from "../../src/core/tool_args.ts";
 import type { KiroEvent } from "../../src/kiro/events.ts";
 import { collect, streamOf, within } from "../helpers.ts";
@@ -14,6 +14,11 @@ import { collect, streamOf, within } from "../helpers.ts";
 class CharCounter extends TokenCounter {
   override countClaude(text: string): number {
     return text.length;
+  }
+
+  override tally(): ClaudeTally {
+    let count = 0;
+    return { add: (text) => void (count += text.length), tokens: () => count };
   }
 }
 
