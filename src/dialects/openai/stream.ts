@@ -49,6 +49,12 @@ export function openAiChunks(context: OpenAiChunkContext): Transformer<ChatEvent
       JSON.stringify(finishReason)
     }}]${usage === undefined ? "" : `,"usage":${JSON.stringify(usage)}`}}`,
   });
+  // The hot path, one chunk per text delta, is serialized by hand: only the text is escaped.
+  const contentHead = `${head}[{"index":0,"delta":{"content":`;
+  const contentTail = `},"logprobs":null,"finish_reason":null}]}`;
+  const contentChunk = (text: string): SseMessage => ({
+    data: `${contentHead}${JSON.stringify(text)}${contentTail}`,
+  });
   const usageChunk = (usage: OpenAiUsage): SseMessage => ({
     data: `${head}[],"usage":${JSON.stringify(usage)}}`,
   });
@@ -71,7 +77,7 @@ export function openAiChunks(context: OpenAiChunkContext): Transformer<ChatEvent
         case "text": {
           if (event.text === "") break;
           const text = sentText && searchedSince ? `\n\n${event.text}` : event.text;
-          controller.enqueue(chunk({ content: text }));
+          controller.enqueue(contentChunk(text));
           sentText = true;
           searchedSince = false;
           break;
