@@ -9,7 +9,7 @@
  * wrote meanwhile (a token it refreshed, a cool-down it saw) are copied to it, then calls go back
  * to Redis.
  */
-import { createClient, ErrorReply } from "@redis/client";
+import { createClient } from "@redis/client";
 import type { Logger } from "../log.ts";
 import type { ExpiryOptions, StateDescription, StateStore } from "./state.ts";
 
@@ -237,7 +237,7 @@ interface OutageWrite {
 /** At most this many outage writes are kept for copying (the oldest are dropped first). */
 const MAX_OUTAGE_WRITES = 10_000;
 
-/** While Redis answers but did not answer in time, look again at most this often. */
+/** While the connection stands but Redis failed a call (too slow, refused), look this often. */
 const PROBE_EVERY_MS = 1000;
 
 /** A StateStore in Redis, sealed with AES-GCM, with a local fallback while Redis is away. */
@@ -252,7 +252,8 @@ export class RedisState implements StateStore {
   /** Whether this outage was reported; one warning per outage. */
   #warned = false;
   #resuming = false;
-  #nextProbeAt = 0;
+  /** Looks again while the connection stands but Redis failed us: no "ready" event comes then. */
+  #probe: ReturnType<typeof setInterval> | undefined;
   #outageWrites = new Map<string, OutageWrite>();
   #firstShared = Promise.withResolvers<void>();
   #undecryptableWarned = false;
@@ -298,6 +299,9 @@ export class RedisState implements StateStore {
   #lost(err: Error): void {
     if (this.#closed) return;
     this.#shared = false;
+    this.#probe ??= setInterval(() => {
+      if (this.#client.isReady) void this.#resume();
+    }, PROBE_EVERY_MS);
     if (this.#warned) return;
     this.#warned = true;
     this.#logger.warn(
@@ -327,6 +331,8 @@ export class RedisState implements StateStore {
       }
       this.#shared = true;
       this.#firstShared.resolve();
+      clearInterval(this.#probe);
+      this.#probe = undefined;
       // Only now: until the switch, reads of these keys were still served from the fallback.
       for (const key of copied) await this.#fallback.delete(key);
       if (this.#warned) {
@@ -400,13 +406,9 @@ export class RedisState implements StateStore {
       try {
         return await remote(this.#client);
       } catch (err) {
-        if (err instanceof ErrorReply) throw err; // Redis answered: a bug, not an outage
+        // Refusals count too (out of memory, a read-only replica): serving comes first.
         this.#lost(err as Error);
       }
-    } else if (this.#client.isReady && Date.now() >= this.#nextProbeAt) {
-      // Connected but it once failed to answer in time: no "ready" event will come, so look.
-      this.#nextProbeAt = Date.now() + PROBE_EVERY_MS;
-      void this.#resume();
     }
     return await local();
   }
@@ -498,6 +500,7 @@ export class RedisState implements StateStore {
     if (this.#closed) return;
     this.#closed = true;
     this.#shared = false;
+    clearInterval(this.#probe);
     this.#firstShared.resolve();
     try {
       this.#client.destroy();

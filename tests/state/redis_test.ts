@@ -217,6 +217,31 @@ Deno.test("Redis stopped mid-run: no call fails, one warning, what was written m
   }
 });
 
+Deno.test("a Redis that refuses writes (out of memory) is an outage too: no call fails", async () => {
+  await using tmp = await tempDir();
+  await using server = new RedisServer(tmp.path);
+  await server.start();
+  const log = recordingLogger();
+  const store = await open(server, log.logger);
+  const admin = await server.client();
+  try {
+    await admin.configSet({ maxmemory: "1", "maxmemory-policy": "noeviction" });
+    await store.set("k:refused", "kept locally");
+    assert.equal(await store.get("k:refused"), "kept locally");
+    assert.equal(store.describe().connected, false);
+    assert.equal(warnings(log.records).length, 1);
+    assert.match(String(warnings(log.records)[0]!.fields.error), /OOM/);
+    const back = log.next(/reachable again/);
+    await admin.configSet({ maxmemory: "0" });
+    await back;
+    assert.equal(await store.get("k:refused"), "kept locally");
+    assert.ok((await server.dump()).has(`${KEY_PREFIX}k:refused`), "copied once writes work");
+  } finally {
+    admin.destroy();
+    await store.close();
+  }
+});
+
 Deno.test("STATE_URL opens the Redis store; without it the embedded one", async () => {
   await using tmp = await tempDir();
   await using server = new RedisServer(tmp.path);
