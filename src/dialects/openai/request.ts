@@ -27,10 +27,10 @@ import {
   type ToolChoice,
   type ToolDefinition,
 } from "../../core/chat.ts";
-import { fetchImage, type ImageFetcher, parseDataUrl } from "../../core/images.ts";
+import { readImageUrl, type ReadImageUrlOptions } from "../../core/image_url.ts";
+import type { ImageFetcher } from "../../core/images.ts";
 import { thinkingFromEffort } from "../../core/thinking_budget.ts";
 import { toToolArguments } from "../../core/tool_args.ts";
-import { GatewayError } from "../../errors.ts";
 import type {
   ChatCompletionsBody,
   OpenAiContent,
@@ -226,12 +226,14 @@ export function textOf(content: OpenAiContent): string {
 
 /** Collects the images of content parts, fetching URLs under the configured policy. */
 class ImageReader {
-  #options: ToChatRequestOptions;
-  #signal: AbortSignal;
+  #options: ReadImageUrlOptions;
 
   constructor(options: ToChatRequestOptions) {
-    this.#options = options;
-    this.#signal = options.signal ?? new AbortController().signal;
+    this.#options = {
+      policy: options.config.imageUrlFetch,
+      signal: options.signal,
+      fetch: options.fetchImage,
+    };
   }
 
   async read(content: OpenAiContent, path: string): Promise<ChatImage[]> {
@@ -241,46 +243,9 @@ class ImageReader {
       if (typeof part === "string" || part.type !== "image_url" || !part.image_url) continue;
       const url = typeof part.image_url === "string" ? part.image_url : part.image_url.url;
       const param = `${path}.${index}.image_url${typeof part.image_url === "string" ? "" : ".url"}`;
-      const image = await this.#readUrl(url.trim(), param);
+      const image = await readImageUrl(url.trim(), param, this.#options);
       if (image) images.push(image);
     }
     return images;
   }
-
-  async #readUrl(url: string, param: string): Promise<ChatImage | undefined> {
-    if (/^data:/i.test(url)) {
-      try {
-        return parseDataUrl(url);
-      } catch (err) {
-        throw new GatewayError(
-          "invalid_request",
-          `Invalid image in ${param}: ${(err as Error).message}`,
-          { param, cause: err },
-        );
-      }
-    }
-    if (!/^https?:\/\//i.test(url)) {
-      throw new GatewayError(
-        "invalid_request",
-        `Invalid image in ${param}: expected a data: or http(s) URL, got "${shorten(url)}"`,
-        { param },
-      );
-    }
-    try {
-      return await fetchImage(url, this.#signal, {
-        policy: this.#options.config.imageUrlFetch,
-        fetch: this.#options.fetchImage,
-      });
-    } catch (err) {
-      throw new GatewayError(
-        "invalid_request",
-        `Cannot fetch image "${shorten(url)}": ${(err as Error).message}`,
-        { param, cause: err },
-      );
-    }
-  }
-}
-
-function shorten(url: string): string {
-  return url.length > 200 ? `${url.slice(0, 200)}…` : url;
 }

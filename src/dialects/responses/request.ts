@@ -42,7 +42,8 @@ import {
   type ToolDefinition,
   type WebSearchSettings,
 } from "../../core/chat.ts";
-import { fetchImage, type ImageFetcher, parseDataUrl } from "../../core/images.ts";
+import { readImageUrl, type ReadImageUrlOptions } from "../../core/image_url.ts";
+import type { ImageFetcher } from "../../core/images.ts";
 import { fromClientRedacted, fromClientSignature } from "../../core/signatures.ts";
 import { thinkingFromEffort } from "../../core/thinking_budget.ts";
 import { toToolArguments } from "../../core/tool_args.ts";
@@ -406,12 +407,14 @@ function toToolChoice(choice: ResponsesBody["tool_choice"]): ToolChoice | undefi
 
 /** Collects the images of content parts, fetching URLs under the configured policy. */
 class ImageReader {
-  #options: ToChatRequestOptions;
-  #signal: AbortSignal;
+  #options: ReadImageUrlOptions;
 
   constructor(options: ToChatRequestOptions) {
-    this.#options = options;
-    this.#signal = options.signal ?? new AbortController().signal;
+    this.#options = {
+      policy: options.config.imageUrlFetch,
+      signal: options.signal,
+      fetch: options.fetchImage,
+    };
   }
 
   async read(content: ResponsesContent | null | undefined, path: string): Promise<ChatImage[]> {
@@ -419,46 +422,13 @@ class ImageReader {
     const images: ChatImage[] = [];
     for (const [index, part] of content.entries()) {
       if (part.type !== "input_image" || typeof part.image_url !== "string") continue;
-      const image = await this.#readUrl(part.image_url.trim(), `${path}.${index}.image_url`);
+      const image = await readImageUrl(
+        part.image_url.trim(),
+        `${path}.${index}.image_url`,
+        this.#options,
+      );
       if (image) images.push(image);
     }
     return images;
   }
-
-  async #readUrl(url: string, param: string): Promise<ChatImage | undefined> {
-    if (/^data:/i.test(url)) {
-      try {
-        return parseDataUrl(url);
-      } catch (err) {
-        throw new GatewayError(
-          "invalid_request",
-          `Invalid image in ${param}: ${(err as Error).message}`,
-          { param, cause: err },
-        );
-      }
-    }
-    if (!/^https?:\/\//i.test(url)) {
-      throw new GatewayError(
-        "invalid_request",
-        `Invalid image in ${param}: expected a data: or http(s) URL, got "${shorten(url)}"`,
-        { param },
-      );
-    }
-    try {
-      return await fetchImage(url, this.#signal, {
-        policy: this.#options.config.imageUrlFetch,
-        fetch: this.#options.fetchImage,
-      });
-    } catch (err) {
-      throw new GatewayError(
-        "invalid_request",
-        `Cannot fetch image "${shorten(url)}": ${(err as Error).message}`,
-        { param, cause: err },
-      );
-    }
-  }
-}
-
-function shorten(url: string): string {
-  return url.length > 200 ? `${url.slice(0, 200)}…` : url;
 }

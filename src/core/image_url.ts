@@ -1,0 +1,63 @@
+/**
+ * The `image_url` of an OpenAI content part (chat or Responses) to a ChatImage: both OpenAI
+ * dialects read it the same way and report failures in the same words.
+ */
+import type { ImageUrlFetch } from "../config.ts";
+import { GatewayError } from "../errors.ts";
+import type { ChatImage } from "./chat.ts";
+import { fetchImage, type ImageFetcher, parseDataUrl } from "./images.ts";
+
+/** Options of readImageUrl. */
+export interface ReadImageUrlOptions {
+  /** Which hosts may be fetched (IMAGE_URL_FETCH). */
+  policy: ImageUrlFetch;
+  /** The client's request signal: leaving cancels the fetch. */
+  signal?: AbortSignal;
+  /** Makes the HTTP requests of the fetch instead of `fetch` (tests). */
+  fetch?: ImageFetcher;
+}
+
+/**
+ * Decodes a `data:` URL or fetches an `http(s)` one; undefined for an empty data URL. Throws an
+ * `invalid_request` GatewayError naming `param` when the URL is neither or cannot be read.
+ */
+export async function readImageUrl(
+  url: string,
+  param: string,
+  options: ReadImageUrlOptions,
+): Promise<ChatImage | undefined> {
+  if (/^data:/i.test(url)) {
+    try {
+      return parseDataUrl(url);
+    } catch (err) {
+      throw new GatewayError(
+        "invalid_request",
+        `Invalid image in ${param}: ${(err as Error).message}`,
+        { param, cause: err },
+      );
+    }
+  }
+  if (!/^https?:\/\//i.test(url)) {
+    throw new GatewayError(
+      "invalid_request",
+      `Invalid image in ${param}: expected a data: or http(s) URL, got "${shorten(url)}"`,
+      { param },
+    );
+  }
+  try {
+    return await fetchImage(url, options.signal ?? new AbortController().signal, {
+      policy: options.policy,
+      fetch: options.fetch,
+    });
+  } catch (err) {
+    throw new GatewayError(
+      "invalid_request",
+      `Cannot fetch image "${shorten(url)}": ${(err as Error).message}`,
+      { param, cause: err },
+    );
+  }
+}
+
+function shorten(url: string): string {
+  return url.length > 200 ? `${url.slice(0, 200)}…` : url;
+}
