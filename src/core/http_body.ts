@@ -145,16 +145,14 @@ function withDeadline(
   }, { highWaterMark: 0 });
 }
 
-/** Decodes UTF-8 strictly: invalid bytes are refused, never replaced with U+FFFD. */
-const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
-
 /**
  * Decodes a request body as UTF-8 text. Throws an `invalid_request` GatewayError naming the
  * offset of the first invalid byte sequence instead of replacing it.
  */
 export function decodeUtf8Body(bytes: Uint8Array): string {
   try {
-    return STRICT_UTF8.decode(bytes);
+    // fatal: invalid bytes are refused, never replaced with U+FFFD.
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch (err) {
     const offset = firstInvalidUtf8(bytes);
     throw new GatewayError(
