@@ -57,38 +57,29 @@ export class MetricRegistry {
 export class Counter implements Family {
   #name: string;
   #help: string;
-  #labelNames: readonly string[];
-  #values = new Map<string, { labels: Labels; value: number }>();
+  #series: ValueSeries;
 
   constructor(name: string, help: string, labelNames: readonly string[]) {
     this.#name = name;
     this.#help = help;
-    this.#labelNames = labelNames;
+    this.#series = new ValueSeries(labelNames);
   }
 
   /** Adds `by` (default 1, never negative) to the series with `labels`. */
   inc(labels: Labels = {}, by = 1): void {
     if (!(by >= 0) || !Number.isFinite(by)) return;
-    const key = seriesKey(labels, this.#labelNames);
-    const series = this.#values.get(key);
-    if (series) series.value += by;
-    else this.#values.set(key, { labels: { ...labels }, value: by });
+    this.#series.add(labels, by);
   }
 
   /** The current value of the series with `labels` (0 when it does not exist yet). */
   value(labels: Labels = {}): number {
-    return this.#values.get(seriesKey(labels, this.#labelNames))?.value ?? 0;
+    return this.#series.value(labels);
   }
 
   /** Appends this family's lines in the text format to `lines`. */
   render(lines: string[]): void {
     header(lines, this.#name, this.#help, "counter");
-    if (this.#values.size === 0 && this.#labelNames.length === 0) {
-      lines.push(`${this.#name} 0`);
-    }
-    for (const { labels, value } of this.#values.values()) {
-      lines.push(`${this.#name}${formatLabels(labels, this.#labelNames)} ${formatNumber(value)}`);
-    }
+    this.#series.render(lines, this.#name, [...this.#series.entries()]);
   }
 }
 
@@ -96,27 +87,23 @@ export class Counter implements Family {
 export class Gauge implements Family {
   #name: string;
   #help: string;
-  #labelNames: readonly string[];
-  #values = new Map<string, { labels: Labels; value: number }>();
+  #series: ValueSeries;
   #collect: (() => Iterable<[Labels, number]>) | undefined;
 
   constructor(name: string, help: string, labelNames: readonly string[]) {
     this.#name = name;
     this.#help = help;
-    this.#labelNames = labelNames;
+    this.#series = new ValueSeries(labelNames);
   }
 
   /** Adds `by` (may be negative) to the series with `labels`. */
   add(by: number, labels: Labels = {}): void {
-    const key = seriesKey(labels, this.#labelNames);
-    const series = this.#values.get(key);
-    if (series) series.value += by;
-    else this.#values.set(key, { labels: { ...labels }, value: by });
+    this.#series.add(labels, by);
   }
 
   /** The current value of the series with `labels` (0 when it does not exist yet). */
   value(labels: Labels = {}): number {
-    return this.#values.get(seriesKey(labels, this.#labelNames))?.value ?? 0;
+    return this.#series.value(labels);
   }
 
   /** Replaces the stored series with what `collect` returns each time the gauge renders. */
@@ -127,12 +114,40 @@ export class Gauge implements Family {
   /** Appends this family's lines in the text format to `lines`. */
   render(lines: string[]): void {
     header(lines, this.#name, this.#help, "gauge");
-    const series = this.#collect
-      ? [...this.#collect()]
-      : [...this.#values.values()].map(({ labels, value }) => [labels, value] as const);
-    if (series.length === 0 && this.#labelNames.length === 0) lines.push(`${this.#name} 0`);
+    const series = this.#collect ? [...this.#collect()] : [...this.#series.entries()];
+    this.#series.render(lines, this.#name, series);
+  }
+}
+
+/** One number per label set: the stored values of a counter or a gauge. */
+class ValueSeries {
+  #labelNames: readonly string[];
+  #values = new Map<string, { labels: Labels; value: number }>();
+
+  constructor(labelNames: readonly string[]) {
+    this.#labelNames = labelNames;
+  }
+
+  add(labels: Labels, by: number): void {
+    const key = seriesKey(labels, this.#labelNames);
+    const series = this.#values.get(key);
+    if (series) series.value += by;
+    else this.#values.set(key, { labels: { ...labels }, value: by });
+  }
+
+  value(labels: Labels): number {
+    return this.#values.get(seriesKey(labels, this.#labelNames))?.value ?? 0;
+  }
+
+  *entries(): Iterable<[Labels, number]> {
+    for (const { labels, value } of this.#values.values()) yield [labels, value];
+  }
+
+  /** Appends a sample line per series; a family without labels always has one, 0 at first. */
+  render(lines: string[], name: string, series: readonly (readonly [Labels, number])[]): void {
+    if (series.length === 0 && this.#labelNames.length === 0) lines.push(`${name} 0`);
     for (const [labels, value] of series) {
-      lines.push(`${this.#name}${formatLabels(labels, this.#labelNames)} ${formatNumber(value)}`);
+      lines.push(`${name}${formatLabels(labels, this.#labelNames)} ${formatNumber(value)}`);
     }
   }
 }
