@@ -12,21 +12,27 @@ export const REASONING_EFFORTS = ["none", "minimal", "low", "medium", "high", "x
 
 const jsonObject = z.record(z.string(), z.unknown());
 
-/** Reports the issues of an inner parse as the outer value's, under `prefix`. */
-function relayIssues(
+/**
+ * Parses `value` (the checked value itself by default) with `schema` and reports its issues as
+ * the checked value's, under `prefix`; true when it passed.
+ */
+function relayParse(
   ctx: { value: unknown; issues: z.core.$ZodRawIssue[] },
-  issues: readonly z.core.$ZodIssue[],
-  prefix: PropertyKey[] = [],
-): void {
-  for (const issue of issues) {
+  schema: z.ZodType,
+  inner: { value?: unknown; prefix?: PropertyKey[] } = {},
+): boolean {
+  const result = schema.safeParse("value" in inner ? inner.value : ctx.value);
+  if (result.success) return true;
+  for (const issue of result.error.issues) {
     const detail = deepestIssue(issue);
     ctx.issues.push({
       code: "custom",
       input: ctx.value,
-      path: [...prefix, ...detail.path],
+      path: [...(inner.prefix ?? []), ...detail.path],
       message: detail.message,
     });
   }
+  return false;
 }
 
 /**
@@ -194,10 +200,7 @@ const inputItem = z.looseObject({
   role: z.unknown().optional(),
 }).check((ctx) => {
   const schema = ITEM_SCHEMAS[itemType(ctx.value)];
-  if (!schema) return;
-  const result = schema.safeParse(ctx.value);
-  if (result.success) return;
-  relayIssues(ctx, result.error.issues);
+  if (schema) relayParse(ctx, schema);
 });
 
 /** An input item as accepted (narrowed with itemType in request.ts). */
@@ -247,17 +250,9 @@ const tool: z.ZodType<{ type: string; [key: string]: unknown }> = z.looseObject(
   type: z.string(),
 }).check((ctx) => {
   const schema = TOOL_SCHEMAS[ctx.value.type];
-  if (!schema) return;
-  const result = schema.safeParse(ctx.value);
-  if (!result.success) {
-    relayIssues(ctx, result.error.issues);
-    return;
-  }
-  if (ctx.value.type !== "namespace") return;
+  if (!schema || !relayParse(ctx, schema) || ctx.value.type !== "namespace") return;
   for (const [index, inner] of (ctx.value.tools as unknown[]).entries()) {
-    const checked = tool.safeParse(inner);
-    if (checked.success) continue;
-    relayIssues(ctx, checked.error.issues, ["tools", index]);
+    relayParse(ctx, tool, { value: inner, prefix: ["tools", index] });
   }
 });
 
