@@ -302,3 +302,25 @@ Deno.test("every route refuses a body that stops arriving with a 408 in its dial
   });
   assert.equal(backend.requests.length, 0, "nothing was sent upstream");
 });
+
+Deno.test("every route refuses JSON nested thousands of levels deep with a 400, not a 502", async (t) => {
+  const backend = createFakeBackend();
+  await using gateway = startTestGateway({ backend });
+  const deep = `${'{"a":'.repeat(20_000)}1${"}".repeat(20_000)}`;
+  const body = `{"model":"claude-sonnet-4.5","max_tokens":10,"input":"hi",` +
+    `"messages":[{"role":"user","content":"hi"}],"tools":[{"name":"t","input_schema":` +
+    `{"type":"object","properties":{"x":${deep}}}}]}`;
+  for (const { path, dialect } of BODY_ROUTES) {
+    await t.step(path, async () => {
+      const res = await gateway.post(path, body, { "x-api-key": TEST_API_KEY });
+      const answer = await res.json();
+      assert.equal(res.status, 400, JSON.stringify(answer));
+      if (dialect === "anthropic") assert.equal(answer.type, "error");
+      assert.equal(
+        answer.error.message,
+        "Invalid request: the body nests objects and lists deeper than 128 levels",
+      );
+    });
+  }
+  assert.equal(backend.requests.length, 0, "nothing was sent upstream");
+});

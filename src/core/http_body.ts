@@ -196,9 +196,36 @@ function firstInvalidUtf8(bytes: Uint8Array): number {
 }
 
 /**
+ * How deeply a request body's JSON may nest. Real bodies (tool schemas included) stay far
+ * below; thousands of levels overflowed the stack of the recursive steps after parsing (the
+ * gateway answered 502 "Maximum call stack size exceeded").
+ */
+export const MAX_JSON_DEPTH = 128;
+
+/** Whether JSON `text` nests objects and arrays deeper than `limit` (strings are skipped). */
+function nestsDeeperThan(text: string, limit: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) { // a string: skip to its closing quote
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+/**
  * Reads and parses a JSON request body of at most `maxBytes`. Throws a `payload_too_large`
- * GatewayError beyond the cap and an `invalid_request` one when the body is empty, not UTF-8
- * or not JSON. Every dialect reads its body here.
+ * GatewayError beyond the cap and an `invalid_request` one when the body is empty, not UTF-8,
+ * not JSON or nested deeper than MAX_JSON_DEPTH. Every dialect reads its body here.
  */
 export async function readJsonBody(req: Request, maxBytes: number): Promise<unknown> {
   const bytes = await readBodyCapped(req, maxBytes);
@@ -206,6 +233,12 @@ export async function readJsonBody(req: Request, maxBytes: number): Promise<unkn
   const text = decodeUtf8Body(bytes);
   if (text.trim() === "") {
     throw new GatewayError("invalid_request", "Invalid request: the body is empty, expected JSON");
+  }
+  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
+    throw new GatewayError(
+      "invalid_request",
+      `Invalid request: the body nests objects and lists deeper than ${MAX_JSON_DEPTH} levels`,
+    );
   }
   try {
     return JSON.parse(text);

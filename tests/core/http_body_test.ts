@@ -41,6 +41,26 @@ Deno.test("readJsonBody parses JSON and refuses what is not", async (t) => {
   const post = (body: BodyInit, headers: Record<string, string> = {}) =>
     new Request("http://127.0.0.1/", { method: "POST", body, headers });
 
+  await t.step("a body nested deeper than 128 levels is an invalid_request", async () => {
+    const deep = `${"[".repeat(129)}${"]".repeat(129)}`;
+    await assert.rejects(readJsonBody(post(deep), 1000), (err: unknown) => {
+      assert.ok(err instanceof GatewayError);
+      assert.equal(err.kind, "invalid_request");
+      assert.equal(
+        err.message,
+        "Invalid request: the body nests objects and lists deeper than 128 levels",
+      );
+      return true;
+    });
+  });
+
+  await t.step("brackets inside strings do not count as nesting", async () => {
+    const text = JSON.stringify({ a: "[".repeat(500), b: '\\"{'.repeat(200), c: [[1]] });
+    assert.deepEqual(await readJsonBody(post(text), 100_000), JSON.parse(text));
+    const deep = `${"[".repeat(128)}${"]".repeat(128)}`;
+    assert.deepEqual(await readJsonBody(post(deep), 1000), JSON.parse(deep));
+  });
+
   await t.step("a JSON body is parsed", async () => {
     assert.deepEqual(await readJsonBody(post('{"model":"m","n":[1]}'), 100), {
       model: "m",
