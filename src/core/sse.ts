@@ -43,7 +43,7 @@ export function sseBody(
   render: Transformer<ChatEvent, SseMessage>,
 ): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
-  const batches = eventBatches(events).getReader();
+  const batches = eventBatches(events);
   let out: ReadableStreamDefaultController<Uint8Array>;
   /** SSE text rendered and not yet enqueued; written out at the end of each batch. */
   let text = "";
@@ -83,16 +83,16 @@ export function sseBody(
     async pull() {
       // A batch may render nothing (events a dialect does not show): read on until it does.
       while (text === "" && !over) {
-        const result = await batches.read();
+        const batch = await batches.next();
         inBatch = true;
         try {
-          if (result.done) {
+          if (batch === undefined) {
             await render.flush?.(controller);
             writeOut();
             out.close();
             return;
           }
-          for (const event of result.value) {
+          for (const event of batch) {
             if (over) break;
             const pending = render.transform?.(event, controller);
             if (pending) await pending;

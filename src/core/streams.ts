@@ -17,8 +17,19 @@ const BATCHES = Symbol("chat event batches");
 
 /** A stream of events that may also be read a batch (one upstream read) at a time. */
 type Batchable = ReadableStream<ChatEvent> & {
-  [BATCHES]?: () => ReadableStream<ChatEvent[]> | undefined;
+  [BATCHES]?: () => EventBatches | undefined;
 };
+
+/**
+ * The events of a reply a batch at a time: a plain source, not a stream, so a batch costs
+ * one promise instead of a stream's machinery per hop.
+ */
+export interface EventBatches {
+  /** The next batch (the events of one upstream read), or undefined at the end. */
+  next(): Promise<ChatEvent[] | undefined>;
+  /** Stops reading and cancels the source. */
+  cancel(reason?: unknown): Promise<void>;
+}
 
 /**
  * Reads `source` only when the result is read, runs each chunk through `steps` (a synchronous
@@ -104,7 +115,7 @@ export function onEventsEnd(
   events: ReadableStream<ChatEvent>,
   onEnd: () => Promise<void>,
 ): ReadableStream<ChatEvent> {
-  let reader: ReadableStreamDefaultReader<ChatEvent[]> | undefined;
+  let source: EventBatches | undefined;
   let ended = false;
   const end = async () => {
     if (ended) return;
@@ -112,23 +123,20 @@ export function onEventsEnd(
     await onEnd();
   };
   const next = async (): Promise<ChatEvent[] | undefined> => {
-    reader ??= eventBatches(events).getReader();
-    let result: ReadableStreamReadResult<ChatEvent[]>;
+    source ??= eventBatches(events);
+    let batch: ChatEvent[] | undefined;
     try {
-      result = await reader.read();
+      batch = await source.next();
     } catch (err) {
       await end();
       throw err;
     }
-    if (result.done) {
-      await end();
-      return undefined;
-    }
-    return result.value;
+    if (batch === undefined) await end();
+    return batch;
   };
   const cancel = async (reason: unknown) => {
     await end();
-    await (reader ?? events).cancel(reason);
+    await (source ?? events).cancel(reason);
   };
   return batchable(next, cancel);
 }
@@ -137,18 +145,17 @@ export function onEventsEnd(
  * The batches of `events`: one array per upstream read when `events` came from pipeToEvents
  * (or onEventsEnd over it) and was not read yet, else arrays of one event. Locks `events`.
  */
-export function eventBatches(events: ReadableStream<ChatEvent>): ReadableStream<ChatEvent[]> {
+export function eventBatches(events: ReadableStream<ChatEvent>): EventBatches {
   const batches = (events as Batchable)[BATCHES]?.();
   if (batches) return batches;
   const reader = events.getReader();
-  return new ReadableStream<ChatEvent[]>({
-    async pull(controller) {
+  return {
+    async next() {
       const result = await reader.read();
-      if (result.done) controller.close();
-      else controller.enqueue([result.value]);
+      return result.done ? undefined : [result.value];
     },
     cancel: (reason) => reader.cancel(reason),
-  }, { highWaterMark: 0 });
+  };
 }
 
 /**
@@ -171,14 +178,7 @@ function batchable(
     if (events.locked) return undefined;
     // Lock the event view, so the source has one reader only.
     events.getReader();
-    return new ReadableStream<ChatEvent[]>({
-      async pull(controller) {
-        const batch = await next();
-        if (batch === undefined) controller.close();
-        else controller.enqueue(batch);
-      },
-      cancel,
-    }, { highWaterMark: 0 });
+    return { next, cancel };
   };
   return events;
 }
