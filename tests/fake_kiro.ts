@@ -306,7 +306,8 @@ function newQueued(script: FakeReplyScript): Queued {
   };
 }
 
-function parseBody(text: string): unknown {
+/** A request body as JSON when it parses, else its text (`""` for none). */
+export function parseBody(text: string): unknown {
   if (text === "") return "";
   try {
     return JSON.parse(text);

@@ -7,30 +7,23 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { answerWhen, thinkingAnswer, toolLoop, viewPayload } from "../kiro_script.ts";
-import { GENERATE_PATH } from "../fake_kiro.ts";
 import { saveAgentFixtures } from "./fixtures.ts";
 import {
-  AGENT_KEY,
   AGENT_VERSIONS,
   type AgentRig,
+  assertToolResultsSent,
+  claudeEnv,
+  generateRequests,
+  jsonLines,
   requiredAgent,
   skipWithout,
   startAgentRig,
+  THINKING_TURN,
 } from "./rig.ts";
 
 const AGENT = { name: "claude-code", version: AGENT_VERSIONS["@anthropic-ai/claude-code"]! };
 const TIMEOUT_MS = 120_000;
 const SKIP = skipWithout("claude");
-
-function claudeEnv(rig: AgentRig): Record<string, string> {
-  return {
-    ANTHROPIC_BASE_URL: rig.url,
-    ANTHROPIC_API_KEY: AGENT_KEY,
-    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
-    DISABLE_AUTOUPDATER: "1",
-    CLAUDE_CONFIG_DIR: join(rig.home, ".claude"),
-  };
-}
 
 /** Runs `claude -p prompt` with stream-json output; returns the parsed output lines. */
 async function claude(rig: AgentRig, prompt: string, extra: string[] = []) {
@@ -40,9 +33,7 @@ async function claude(rig: AgentRig, prompt: string, extra: string[] = []) {
     { env: claudeEnv(rig), timeoutMs: TIMEOUT_MS },
   );
   assert.equal(result.code, 0, `claude failed:\n${result.stdout}\n${result.stderr}`);
-  const lines = result.stdout.split("\n").filter((line) => line.startsWith("{")).map((line) =>
-    JSON.parse(line) as Record<string, unknown>
-  );
+  const lines = jsonLines(result.stdout);
   const final = lines.findLast((line) => line.type === "result");
   assert.ok(final, `no result line:\n${result.stdout}`);
   return { lines, final, stdout: result.stdout };
@@ -81,20 +72,17 @@ Deno.test({
   ignore: SKIP,
   async fn() {
     await using rig = await startAgentRig();
-    rig.kiro.respond(thinkingAnswer({
-      marker: "agents-think",
-      thinking: "The user wants six times seven, which is 42.",
-      answer: "42",
-    }));
+    rig.kiro.respond(thinkingAnswer(THINKING_TURN));
     const { lines, final } = await claude(rig, "agents-think: what is six times seven?", [
       "--settings",
       JSON.stringify({ alwaysThinkingEnabled: true }),
     ]);
     assert.equal(final.result, "42");
     const thinking = contentBlocks(lines).find((block) => block.type === "thinking");
-    assert.equal(thinking?.thinking, "The user wants six times seven, which is 42.");
-    const upstream = rig.kiro.requests.filter((r) => r.path === GENERATE_PATH)
-      .map((r) => viewPayload(r.body)).find((view) => view.current.includes("agents-think"));
+    assert.equal(thinking?.thinking, THINKING_TURN.thinking);
+    const upstream = generateRequests(rig).map((r) => viewPayload(r.body)).find((view) =>
+      view.current.includes("agents-think")
+    );
     assert.match(upstream?.current ?? "", /<thinking_mode>enabled<\/thinking_mode>/);
     rig.assertClean();
     await saveAgentFixtures(AGENT, rig.root, { thinking: messagesExchange(rig, "agents-think") });
@@ -125,13 +113,7 @@ Deno.test({
     assert.equal(final.result, "The file is written and checked.");
     assert.equal(await Deno.readTextFile(file), "written by the agent\n");
     // The Bash result went back to the model through the gateway.
-    const last = rig.kiro.requests.filter((r) => r.path === GENERATE_PATH)
-      .map((r) => viewPayload(r.body)).findLast((view) => view.toolResults === 2);
-    assert.ok(last, "a request carried both tool results");
-    const results = JSON.stringify(
-      rig.kiro.requests.filter((r) => r.path === GENERATE_PATH).at(-1)?.body,
-    );
-    assert.match(results, /written by the agent\\nran-in-work/);
+    assertToolResultsSent(rig);
     rig.assertClean();
     const loop = rig.exchanges.filter((e) =>
       e.url.startsWith("/v1/messages") && JSON.stringify(e.body).includes("agents-tool")

@@ -5,11 +5,18 @@
  * without a model call, and the results reach the main model as the tool's result.
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { fakeSearchResults, GENERATE_PATH, MCP_PATH } from "../fake_kiro.ts";
+import { fakeSearchResults, MCP_PATH } from "../fake_kiro.ts";
 import { toolLoop } from "../kiro_script.ts";
 import { saveAgentFixtures } from "./fixtures.ts";
-import { AGENT_KEY, AGENT_VERSIONS, agentBinary, skipWithout, startAgentRig } from "./rig.ts";
+import {
+  AGENT_VERSIONS,
+  agentBinary,
+  claudeEnv,
+  generateRequests,
+  jsonLines,
+  skipWithout,
+  startAgentRig,
+} from "./rig.ts";
 
 const AGENT = { name: "claude-code", version: AGENT_VERSIONS["@anthropic-ai/claude-code"]! };
 const SKIP = skipWithout("claude");
@@ -37,21 +44,12 @@ Deno.test({
         "WebSearch",
       ],
       {
-        env: {
-          ANTHROPIC_BASE_URL: rig.url,
-          ANTHROPIC_API_KEY: AGENT_KEY,
-          CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
-          DISABLE_AUTOUPDATER: "1",
-          CLAUDE_CONFIG_DIR: join(rig.home, ".claude"),
-          ENABLE_TOOL_SEARCH: "false",
-        },
+        env: { ...claudeEnv(rig), ENABLE_TOOL_SEARCH: "false" },
         timeoutMs: 120_000,
       },
     );
     assert.equal(result.code, 0, `claude failed:\n${result.stdout}\n${result.stderr}`);
-    const final = result.stdout.split("\n").filter((line) => line.startsWith("{"))
-      .map((line) => JSON.parse(line) as Record<string, unknown>)
-      .findLast((line) => line.type === "result");
+    const final = jsonLines(result.stdout).findLast((line) => line.type === "result");
     assert.equal(final?.result, "Deno 2 is out.", result.stdout);
     const search = rig.exchanges.find((e) =>
       e.url.startsWith("/v1/messages") &&
@@ -68,7 +66,7 @@ Deno.test({
       { query: QUERY },
     );
     // The search's results went back to the main model as WebSearch's result.
-    const last = JSON.stringify(rig.kiro.requests.filter((r) => r.path === GENERATE_PATH).at(-1));
+    const last = JSON.stringify(generateRequests(rig).at(-1));
     assert.ok(last.includes(fakeSearchResults(QUERY)[0]!.url), last.slice(0, 2000));
     rig.assertClean();
     await saveAgentFixtures(AGENT, rig.root, { websearch: search });

@@ -11,16 +11,19 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { GENERATE_PATH } from "../fake_kiro.ts";
-import { answerWhen, thinkingAnswer, toolLoop, viewPayload } from "../kiro_script.ts";
+import { answerWhen, thinkingAnswer, toolLoop } from "../kiro_script.ts";
 import { saveAgentFixtures } from "./fixtures.ts";
 import {
   AGENT_KEY,
   AGENT_VERSIONS,
   type AgentRig,
+  assertToolResultsSent,
+  jsonLines,
   requiredAgent,
   skipWithout,
   startAgentRig,
+  THINKING_TURN,
+  writeCodexConfig,
 } from "./rig.ts";
 
 const AGENT = { name: "codex", version: AGENT_VERSIONS["@openai/codex"]! };
@@ -52,34 +55,13 @@ const MODEL_CATALOG = {
   }],
 };
 
-/** Writes `$CODEX_HOME/config.toml` (and the model catalog) for the rig; returns CODEX_HOME. */
+/** Writes the model catalog and `$CODEX_HOME/config.toml` naming it; returns CODEX_HOME. */
 async function codexHome(rig: AgentRig): Promise<string> {
   const home = join(rig.home, ".codex");
   await Deno.mkdir(home, { recursive: true });
   const catalog = join(home, "kiro-models.json");
   await Deno.writeTextFile(catalog, JSON.stringify(MODEL_CATALOG));
-  const config = [
-    'model = "claude-sonnet-4.5"',
-    'model_provider = "kiro"',
-    `model_catalog_json = ${JSON.stringify(catalog)}`,
-    "check_for_update_on_startup = false",
-    "",
-    "[features]",
-    "plugins = false",
-    "remote_plugin = false",
-    "",
-    "[analytics]",
-    "enabled = false",
-    "",
-    "[model_providers.kiro]",
-    'name = "Kiro Gateway"',
-    `base_url = "${rig.url}/v1"`,
-    'env_key = "KIRO_GATEWAY_KEY"',
-    'wire_api = "responses"',
-    "",
-  ];
-  await Deno.writeTextFile(join(home, "config.toml"), config.join("\n"));
-  return home;
+  return await writeCodexConfig(rig, catalog);
 }
 
 /** Runs `codex exec --json prompt`; returns the completed items. */
@@ -93,8 +75,7 @@ async function codex(rig: AgentRig, prompt: string, extra: string[] = []) {
     },
   );
   assert.equal(result.code, 0, `codex failed:\n${result.stdout}\n${result.stderr}`);
-  const lines = result.stdout.split("\n").filter((line) => line.startsWith("{"))
-    .map((line) => JSON.parse(line) as { type: string; item?: Record<string, unknown> });
+  const lines = jsonLines<{ type: string; item?: Record<string, unknown> }>(result.stdout);
   assert.ok(lines.some((line) => line.type === "turn.completed"), result.stdout);
   const items = lines.flatMap((line) => line.type === "item.completed" ? [line.item!] : []);
   const answer = items.findLast((item) => item.type === "agent_message")?.text;
@@ -124,11 +105,7 @@ Deno.test({
   ignore: SKIP,
   async fn() {
     await using rig = await startAgentRig();
-    rig.kiro.respond(thinkingAnswer({
-      marker: "agents-think",
-      thinking: "The user wants six times seven, which is 42.",
-      answer: "42",
-    }));
+    rig.kiro.respond(thinkingAnswer(THINKING_TURN));
     const { items, answer } = await codex(rig, "agents-think: what is six times seven?", [
       "-c",
       'model_reasoning_effort="high"',
@@ -165,9 +142,7 @@ Deno.test({
     assert.equal(answer, "The file is written and checked.");
     assert.equal(await Deno.readTextFile(join(rig.work, "hello.txt")), "written by the agent\n");
     assert.ok(items.some((item) => item.type === "file_change"), "Codex applied the patch");
-    const generate = rig.kiro.requests.filter((r) => r.path === GENERATE_PATH);
-    assert.ok(generate.map((r) => viewPayload(r.body)).some((view) => view.toolResults === 2));
-    assert.match(JSON.stringify(generate.at(-1)?.body), /written by the agent\\nran-in-work/);
+    assertToolResultsSent(rig);
     rig.assertClean();
   },
 });

@@ -5,10 +5,17 @@
  * `web_search_call` item, and the model's answer ends Codex's turn.
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { fakeSearchResults, GENERATE_PATH, MCP_PATH } from "../fake_kiro.ts";
+import { fakeSearchResults, MCP_PATH } from "../fake_kiro.ts";
 import { toolLoop } from "../kiro_script.ts";
-import { AGENT_KEY, agentBinary, skipWithout, startAgentRig } from "./rig.ts";
+import {
+  AGENT_KEY,
+  agentBinary,
+  generateRequests,
+  jsonLines,
+  skipWithout,
+  startAgentRig,
+  writeCodexConfig,
+} from "./rig.ts";
 
 const SKIP = skipWithout("codex");
 const QUERY = "agents-codex-search deno 2 lts";
@@ -18,30 +25,7 @@ Deno.test({
   ignore: SKIP,
   async fn() {
     await using rig = await startAgentRig();
-    const codexHome = join(rig.home, ".codex");
-    await Deno.mkdir(codexHome, { recursive: true });
-    await Deno.writeTextFile(
-      join(codexHome, "config.toml"),
-      [
-        'model = "claude-sonnet-4.5"',
-        'model_provider = "kiro"',
-        "check_for_update_on_startup = false",
-        "",
-        "[features]",
-        "plugins = false",
-        "remote_plugin = false",
-        "",
-        "[analytics]",
-        "enabled = false",
-        "",
-        "[model_providers.kiro]",
-        'name = "Kiro Gateway"',
-        `base_url = "${rig.url}/v1"`,
-        'env_key = "KIRO_GATEWAY_KEY"',
-        'wire_api = "responses"',
-        "",
-      ].join("\n"),
-    );
+    const codexHome = await writeCodexConfig(rig);
     rig.kiro.respond(toolLoop({
       marker: "agents-codex-search",
       calls: [{ name: "web_search", input: { query: QUERY } }],
@@ -56,8 +40,7 @@ Deno.test({
       },
     );
     assert.equal(result.code, 0, `codex failed:\n${result.stdout}\n${result.stderr}`);
-    const lines = result.stdout.split("\n").filter((line) => line.startsWith("{"))
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const lines = jsonLines(result.stdout);
     const items = lines.flatMap((line) =>
       line.type === "item.completed" ? [line.item as Record<string, unknown>] : []
     );
@@ -71,7 +54,7 @@ Deno.test({
     assert.equal(answer?.text, "Deno 2 LTS it is.", result.stdout);
     const mcp = rig.kiro.requests.filter((r) => r.path === MCP_PATH);
     assert.equal(mcp.length, 1);
-    const last = JSON.stringify(rig.kiro.requests.filter((r) => r.path === GENERATE_PATH).at(-1));
+    const last = JSON.stringify(generateRequests(rig).at(-1));
     assert.ok(last.includes(fakeSearchResults(QUERY)[0]!.url), "the results reached the model");
     for (const exchange of rig.exchanges) {
       assert.ok(exchange.status < 300, `${exchange.url}: ${exchange.status} ${exchange.error}`);

@@ -11,16 +11,18 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { answerWhen, thinkingAnswer, toolLoop, viewPayload } from "../kiro_script.ts";
-import { GENERATE_PATH } from "../fake_kiro.ts";
+import { answerWhen, thinkingAnswer, toolLoop } from "../kiro_script.ts";
 import { saveAgentFixtures } from "./fixtures.ts";
 import {
   AGENT_KEY,
   AGENT_VERSIONS,
   type AgentRig,
+  assertToolResultsSent,
+  jsonLines,
   requiredAgent,
   skipWithout,
   startAgentRig,
+  THINKING_TURN,
 } from "./rig.ts";
 
 const VERSION = AGENT_VERSIONS["opencode-ai"]!;
@@ -84,9 +86,7 @@ async function opencode(
     },
   );
   assert.equal(result.code, 0, `opencode failed:\n${result.stdout}\n${result.stderr}`);
-  const events = result.stdout.split("\n").filter((line) => line.startsWith("{")).map((line) =>
-    JSON.parse(line) as { type: string; part?: Record<string, unknown> }
-  );
+  const events = jsonLines<{ type: string; part?: Record<string, unknown> }>(result.stdout);
   const text = events.filter((event) => event.type === "text")
     .map((event) => String(event.part?.text ?? "")).join("");
   return { events, text, stdout: result.stdout };
@@ -126,11 +126,7 @@ Deno.test({
   ignore: SKIP,
   async fn() {
     await using rig = await startAgentRig();
-    rig.kiro.respond(thinkingAnswer({
-      marker: "agents-think",
-      thinking: "The user wants six times seven, which is 42.",
-      answer: "42",
-    }));
+    rig.kiro.respond(thinkingAnswer(THINKING_TURN));
     const { events, text } = await opencode(rig, "agents-think: what is six times seven?", [
       "--variant",
       "high",
@@ -139,7 +135,7 @@ Deno.test({
     assert.equal(text, "42");
     const reasoning = events.filter((event) => event.type === "reasoning")
       .map((event) => String(event.part?.text ?? "")).join("");
-    assert.equal(reasoning, "The user wants six times seven, which is 42.");
+    assert.equal(reasoning, THINKING_TURN.thinking);
     const [sent] = conversation(rig, "agents-think");
     assert.equal((sent?.body as { reasoning_effort?: string }).reasoning_effort, "high");
     rig.assertClean();
@@ -167,9 +163,7 @@ Deno.test({
     const { text } = await opencode(rig, "agents-tool: write hello.txt, then show it");
     assert.equal(text, "The file is written and checked.");
     assert.equal(await Deno.readTextFile(file), "written by the agent\n");
-    const generate = rig.kiro.requests.filter((r) => r.path === GENERATE_PATH);
-    assert.ok(generate.map((r) => viewPayload(r.body)).some((view) => view.toolResults === 2));
-    assert.match(JSON.stringify(generate.at(-1)?.body), /written by the agent\\nran-in-work/);
+    assertToolResultsSent(rig);
     rig.assertClean();
     const loop = conversation(rig, "agents-tool");
     await saveAgentFixtures(AGENT, rig.root, { "tool-call": loop[0], "tool-result": loop.at(-1) });

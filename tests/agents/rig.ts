@@ -8,8 +8,14 @@ import assert from "node:assert/strict";
 import { join, resolve } from "node:path";
 import { lintKiroPayload } from "../../src/kiro/request_lint.ts";
 import type { KiroPayload } from "../../src/kiro/request.ts";
-import { type FakeKiro, GENERATE_PATH, startFakeKiro } from "../fake_kiro.ts";
-import { structuredAnswers } from "../kiro_script.ts";
+import {
+  type FakeKiro,
+  GENERATE_PATH,
+  parseBody,
+  type RecordedRequest,
+  startFakeKiro,
+} from "../fake_kiro.ts";
+import { structuredAnswers, viewPayload } from "../kiro_script.ts";
 import { tempDir } from "../helpers.ts";
 import { type GatewayProcess, REPO_ROOT, spawnGateway } from "../ops/gateway_process.ts";
 
@@ -230,15 +236,6 @@ async function passThrough(
   return new Response(exchange.error, { status: res.status, headers: res.headers });
 }
 
-function parseBody(text: string): unknown {
-  if (text === "") return "";
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
 function assertClean(exchanges: ClientExchange[], kiro: FakeKiro, outside: string[]): void {
   assert.deepEqual(outside, [], "no agent reached beyond the rig");
   const failed = exchanges.filter((e) => e.status < 200 || e.status > 299);
@@ -321,4 +318,78 @@ async function runAgent(
     );
   }
   return result;
+}
+
+/** The thinking turn each agent's thinking test scripts: its marker, thinking and answer. */
+export const THINKING_TURN = {
+  marker: "agents-think",
+  thinking: "The user wants six times seven, which is 42.",
+  answer: "42",
+} as const;
+
+/** The lines of an agent's output that are JSON objects (those starting with `{`), parsed. */
+export function jsonLines<T = Record<string, unknown>>(stdout: string): T[] {
+  return stdout.split("\n").filter((line) => line.startsWith("{")).map((line) =>
+    JSON.parse(line) as T
+  );
+}
+
+/** The model requests (generateAssistantResponse) the rig's fake Kiro got, in order. */
+export function generateRequests(rig: AgentRig): RecordedRequest[] {
+  return rig.kiro.requests.filter((r) => r.path === GENERATE_PATH);
+}
+
+/**
+ * Asserts that a write-then-show tool loop sent both tool results back to the model and that
+ * the last model request carries the shown file and the work folder's name.
+ */
+export function assertToolResultsSent(rig: AgentRig): void {
+  const generate = generateRequests(rig);
+  assert.ok(
+    generate.map((r) => viewPayload(r.body)).some((view) => view.toolResults === 2),
+    "a request carried both tool results",
+  );
+  assert.match(JSON.stringify(generate.at(-1)?.body), /written by the agent\\nran-in-work/);
+}
+
+/** The environment Claude Code runs with against the rig (no outside traffic). */
+export function claudeEnv(rig: AgentRig): Record<string, string> {
+  return {
+    ANTHROPIC_BASE_URL: rig.url,
+    ANTHROPIC_API_KEY: AGENT_KEY,
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
+    DISABLE_AUTOUPDATER: "1",
+    CLAUDE_CONFIG_DIR: join(rig.home, ".claude"),
+  };
+}
+
+/**
+ * Writes `$CODEX_HOME/config.toml` for the rig (the gateway as a Responses provider, update
+ * checks, plugins and analytics off), naming `modelCatalog` when given; returns CODEX_HOME.
+ */
+export async function writeCodexConfig(rig: AgentRig, modelCatalog?: string): Promise<string> {
+  const home = join(rig.home, ".codex");
+  await Deno.mkdir(home, { recursive: true });
+  const config = [
+    'model = "claude-sonnet-4.5"',
+    'model_provider = "kiro"',
+    ...(modelCatalog === undefined ? [] : [`model_catalog_json = ${JSON.stringify(modelCatalog)}`]),
+    "check_for_update_on_startup = false",
+    "",
+    "[features]",
+    "plugins = false",
+    "remote_plugin = false",
+    "",
+    "[analytics]",
+    "enabled = false",
+    "",
+    "[model_providers.kiro]",
+    'name = "Kiro Gateway"',
+    `base_url = "${rig.url}/v1"`,
+    'env_key = "KIRO_GATEWAY_KEY"',
+    'wire_api = "responses"',
+    "",
+  ];
+  await Deno.writeTextFile(join(home, "config.toml"), config.join("\n"));
+  return home;
 }
