@@ -10,6 +10,7 @@ import type { ChatEvent, StopReason, Usage } from "./chat.ts";
 import { randomHex } from "./ids.ts";
 import { toClientRedacted, toClientSignature } from "./signatures.ts";
 import type { TokenCounter } from "./tokens.ts";
+import { TRUNCATION_TEXT_KEY_CHARS } from "./truncation.ts";
 import { type ToolArgumentsDiagnosis, toToolArguments } from "./tool_args.ts";
 
 /** Maps Kiro's tool names back to the client's (the request builder may have aliased them). */
@@ -27,6 +28,10 @@ export interface TruncatedToolInfo {
 
 /** Where truncations are remembered so the next request can tell the model (spec §9.1). */
 export interface TruncationMemory {
+  /**
+   * The visible text of a reply cut off; only its first TRUNCATION_TEXT_KEY_CHARS characters
+   * are given (all the memory's key uses).
+   */
   rememberText(text: string): void;
   rememberTool(id: string, info: TruncatedToolInfo): void;
 }
@@ -64,13 +69,22 @@ export function replyEvents(options: ReplyEventStreamOptions): Transformer<KiroE
   const { counter, truncation, logger } = options;
   const fromKiro = (name: string) => options.toolNames?.fromKiro(name) ?? name;
   /** Model text only, for token counting. */
+  /**
+   * Model text and reasoning, kept only when calls written as text are looked for at the end
+   * (declared tools): kept deltas live as long as the reply and are promoted out of the young
+   * generation, which costs more than the rest of a long reply's handling.
+   */
+  const keepText = (options.declaredTools?.size ?? 0) > 0;
   const modelText: string[] = [];
   const reasoning: string[] = [];
+  let sawModelText = false;
+  let sawReasoning = false;
   /** The estimates of both, counted as they stream. */
   const modelTokens = counter.tally();
   const reasoningTokens = counter.tally();
   /** Everything the client sees as text, notices included, for the truncation memory. */
-  const visibleText: string[] = [];
+  let visiblePrefix = "";
+  let sentVisible = false;
   const openCalls = new Map<string, OpenToolCall>();
   /** `name\0arguments` of every delivered call, so a call written as text too is not doubled. */
   const deliveredCalls = new Set<string>();
@@ -89,7 +103,10 @@ export function replyEvents(options: ReplyEventStreamOptions): Transformer<KiroE
     controller: TransformStreamDefaultController<ChatEvent>,
     text: string,
   ) => {
-    visibleText.push(text);
+    sentVisible = true;
+    if (visiblePrefix.length < TRUNCATION_TEXT_KEY_CHARS) {
+      visiblePrefix = (visiblePrefix + text).slice(0, TRUNCATION_TEXT_KEY_CHARS);
+    }
     controller.enqueue({ type: "text", text });
   };
 
@@ -99,7 +116,7 @@ export function replyEvents(options: ReplyEventStreamOptions): Transformer<KiroE
     name: string,
     diagnosis: ToolArgumentsDiagnosis,
   ) => {
-    const lead = visibleText.length > 0 ? "\n\n" : "";
+    const lead = sentVisible ? "\n\n" : "";
     if (diagnosis.truncated) {
       truncatedToolCalls++;
       truncation?.rememberTool(id, { name, ...diagnosis });
@@ -173,7 +190,7 @@ export function replyEvents(options: ReplyEventStreamOptions): Transformer<KiroE
     if (metadataStopReason !== undefined && MAX_TOKENS_STOP.test(metadataStopReason)) {
       return "max_tokens";
     }
-    if (!completed && emittedToolCalls === 0 && modelText.some((t) => t.length > 0)) {
+    if (!completed && emittedToolCalls === 0 && sawModelText) {
       logger?.warn("Kiro stream ended without a completion signal: reply taken as cut off");
       return "max_tokens";
     }
@@ -181,7 +198,7 @@ export function replyEvents(options: ReplyEventStreamOptions): Transformer<KiroE
   };
 
   const usage = (): Usage => {
-    const reasoningEstimate = reasoning.length === 0 ? 0 : reasoningTokens.tokens();
+    const reasoningEstimate = sawReasoning ? reasoningTokens.tokens() : 0;
     const outputTokens = metadataOutputTokens ?? modelTokens.tokens() + reasoningEstimate;
     const inputTokens = metadataInputTokens ?? options.estimateInputTokens();
     const result: Usage = { inputTokens, outputTokens };
@@ -199,13 +216,15 @@ export function replyEvents(options: ReplyEventStreamOptions): Transformer<KiroE
       switch (event.type) {
         case "text":
           if (event.text.length === 0) return;
-          modelText.push(event.text);
+          if (keepText) modelText.push(event.text);
+          sawModelText = true;
           modelTokens.add(event.text);
           emitText(controller, event.text);
           return;
         case "reasoning":
           if (event.text.length > 0) {
-            reasoning.push(event.text);
+            if (keepText) reasoning.push(event.text);
+            sawReasoning = true;
             reasoningTokens.add(event.text);
             controller.enqueue({ type: "reasoning", text: event.text });
           }
@@ -274,8 +293,9 @@ export function replyEvents(options: ReplyEventStreamOptions): Transformer<KiroE
       }
       emitBracketCalls(controller);
       const reason = stopReason();
-      const text = visibleText.join("");
-      if (reason === "max_tokens" && text.length > 0) truncation?.rememberText(text);
+      if (reason === "max_tokens" && visiblePrefix.length > 0) {
+        truncation?.rememberText(visiblePrefix);
+      }
       controller.enqueue({ type: "end", stopReason: reason, usage: usage() });
     },
   };

@@ -24,12 +24,15 @@ export interface TruncationStoreOptions {
 /** Default bound on remembered entries of each kind. */
 export const DEFAULT_TRUNCATION_ENTRIES = 1000;
 
-/** Characters of an assistant text that identify it. */
-const TEXT_KEY_CHARS = 500;
+/** Characters of a reply's text its truncation key is made of. */
+export const TRUNCATION_TEXT_KEY_CHARS = 500;
 
 /** Returns the lookup key of an assistant text: 16 hex of SHA-256 of its first 500 characters. */
 export function truncationTextKey(text: string): string {
-  return createHash("sha256").update(text.slice(0, TEXT_KEY_CHARS)).digest("hex").slice(0, 16);
+  return createHash("sha256").update(text.slice(0, TRUNCATION_TEXT_KEY_CHARS)).digest("hex").slice(
+    0,
+    16,
+  );
 }
 
 /** Bounded one-shot memory of truncated text replies and tool calls. */
