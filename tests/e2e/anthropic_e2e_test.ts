@@ -9,11 +9,8 @@ import {
   toolFrames,
 } from "../frames.ts";
 import { within } from "../helpers.ts";
-import { E2E_KEY, startE2eGateway } from "./gateway.ts";
-
-function anthropic(url: string): Anthropic {
-  return new Anthropic({ baseURL: url, apiKey: E2E_KEY, maxRetries: 0 });
-}
+import { startE2eGateway } from "./gateway.ts";
+import { anthropicClient } from "./sdk_clients.ts";
 
 const THINKING_TEXT_TOOL = () => ({
   frames: [
@@ -39,7 +36,7 @@ const TOOLS = [{
 Deno.test("Anthropic SDK: stream and create agree on thinking, text and a tool call", async () => {
   await using gw = await startE2eGateway();
   gw.kiro.replay(THINKING_TEXT_TOOL(), THINKING_TEXT_TOOL());
-  const client = anthropic(gw.url);
+  const client = anthropicClient(gw.url);
   const params = {
     model: "claude-sonnet-4-5",
     max_tokens: 2048,
@@ -92,7 +89,7 @@ function withoutSignature(block: Anthropic.ContentBlock): unknown {
 Deno.test("Anthropic SDK: a tool_result round trip reaches Kiro as toolResults", async () => {
   await using gw = await startE2eGateway({ fakeReasoning: false });
   gw.kiro.replay({ frames: [textFrame("It is 12°C."), contextUsageFrame(0.5)] });
-  const reply = await anthropic(gw.url).messages.create({
+  const reply = await anthropicClient(gw.url).messages.create({
     model: "claude-sonnet-4.5",
     max_tokens: 100,
     tools: TOOLS,
@@ -133,7 +130,7 @@ Deno.test("Anthropic SDK: a tool_result round trip reaches Kiro as toolResults",
 Deno.test("Anthropic SDK: count_tokens agrees with message_start", async () => {
   await using gw = await startE2eGateway({ fakeReasoning: false });
   gw.kiro.replay({ frames: [textFrame("ok"), contextUsageFrame(0.5)] });
-  const client = anthropic(gw.url);
+  const client = anthropicClient(gw.url);
   const params = {
     model: "claude-sonnet-4.5",
     system: "You are terse.",
@@ -156,7 +153,7 @@ Deno.test("Anthropic SDK: a throttling exception mid-stream is an error event", 
   gw.kiro.replay({
     frames: [textFrame("Partial"), exceptionFrame("ThrottlingException", "Slow down")],
   });
-  const stream = anthropic(gw.url).messages.stream({
+  const stream = anthropicClient(gw.url).messages.stream({
     model: "claude-sonnet-4.5",
     max_tokens: 10,
     messages: [{ role: "user", content: "Hi" }],
@@ -176,7 +173,7 @@ Deno.test("Anthropic SDK: a dead refresh token asks the user to log in again", a
         status: 400,
       }),
   );
-  const err = await anthropic(gw.url).messages.create({
+  const err = await anthropicClient(gw.url).messages.create({
     model: "claude-sonnet-4.5",
     max_tokens: 10,
     messages: [{ role: "user", content: "Hi" }],
@@ -193,7 +190,7 @@ Deno.test("Anthropic SDK: a client that leaves mid-stream cancels the Kiro call"
     stallAfter: 1,
   });
   const abort = new AbortController();
-  const stream = anthropic(gw.url).messages.stream({
+  const stream = anthropicClient(gw.url).messages.stream({
     model: "claude-sonnet-4.5",
     max_tokens: 10,
     messages: [{ role: "user", content: "Hi" }],
@@ -210,7 +207,7 @@ Deno.test("Anthropic SDK: an MCP tool name over 64 characters round-trips unchan
   await using gw = await startE2eGateway({ fakeReasoning: false });
   const longName = `mcp__github_enterprise__${"create_or_update_file_contents_".repeat(3)}`;
   const tools = [{ ...TOOLS[0]!, name: longName }];
-  const client = anthropic(gw.url);
+  const client = anthropicClient(gw.url);
   gw.kiro.replay({ frames: [textFrame("ok"), contextUsageFrame(0.5)] });
   await client.messages.create({
     model: "claude-sonnet-4.5",

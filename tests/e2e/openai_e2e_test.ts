@@ -10,10 +10,7 @@ import {
 } from "../frames.ts";
 import { within } from "../helpers.ts";
 import { E2E_ARN, E2E_KEY, startE2eGateway } from "./gateway.ts";
-
-function openAi(url: string): OpenAI {
-  return new OpenAI({ baseURL: `${url}/v1`, apiKey: E2E_KEY, maxRetries: 0 });
-}
+import { openAiClient } from "./sdk_clients.ts";
 
 interface KiroPayloadView {
   conversationState: {
@@ -36,7 +33,7 @@ Deno.test("OpenAI SDK: a chat goes through Kiro and comes back with reasoning an
     ],
     chunkSizes: [7],
   });
-  const reply = await openAi(gw.url).chat.completions.create({
+  const reply = await openAiClient(gw.url).chat.completions.create({
     model: "claude-sonnet-4-5",
     messages: [{ role: "system", content: "Be brief." }, { role: "user", content: "Hi" }],
   });
@@ -74,7 +71,7 @@ Deno.test("OpenAI SDK: streamed tool calls arrive whole, with the client's own l
     frames: [textFrame("Reading.")],
   });
   // The first call only learns the alias Kiro will see.
-  const client = openAi(gw.url);
+  const client = openAiClient(gw.url);
   const tools = [{
     type: "function" as const,
     function: {
@@ -186,7 +183,7 @@ Deno.test("OpenAI SDK: a cut-off tool call is never delivered and the next turn 
       ...toolFrames("tooluse_W", "Write", ['{"path": "big.ts", "content": "export const x = ']),
     ],
   });
-  const client = openAi(gw.url);
+  const client = openAiClient(gw.url);
   const tools = [{
     type: "function" as const,
     function: { name: "Write", description: "Write a file", parameters: { type: "object" } },
@@ -252,7 +249,7 @@ Deno.test("OpenAI SDK: a 403 refreshes the token and the retry succeeds unnotice
   gw.kiro.replay({ status: 403, body: { message: "Token expired" } }, {
     frames: [textFrame("Fine."), contextUsageFrame(1)],
   });
-  const reply = await openAi(gw.url).chat.completions.create({
+  const reply = await openAiClient(gw.url).chat.completions.create({
     model: "claude-sonnet-4.5",
     messages: [{ role: "user", content: "Hi" }],
   });
@@ -267,7 +264,7 @@ Deno.test("OpenAI SDK: a 403 refreshes the token and the retry succeeds unnotice
 Deno.test("OpenAI SDK: errors before the stream come in OpenAI's shape", async (t) => {
   await t.step("an oversized payload is refused before any Kiro call", async () => {
     await using gw = await startE2eGateway({ maxPayloadBytes: 5000 });
-    const err = await openAi(gw.url).chat.completions.create({
+    const err = await openAiClient(gw.url).chat.completions.create({
       model: "claude-sonnet-4.5",
       messages: [{ role: "user", content: "x".repeat(10_000) }],
     }).catch((e) => e);
@@ -281,7 +278,7 @@ Deno.test("OpenAI SDK: errors before the stream come in OpenAI's shape", async (
       status: 400,
       body: { message: "Invalid model.", reason: "INVALID_MODEL_ID" },
     });
-    const err = await openAi(gw.url).chat.completions.create({
+    const err = await openAiClient(gw.url).chat.completions.create({
       model: "claude-nonexistent-9",
       messages: [{ role: "user", content: "Hi" }],
     }).catch((e) => e);
@@ -292,7 +289,7 @@ Deno.test("OpenAI SDK: errors before the stream come in OpenAI's shape", async (
 
 Deno.test("OpenAI SDK: 20 concurrent streams through the whole pipeline do not mix", async () => {
   await using gw = await startE2eGateway({ fakeReasoning: false });
-  const client = openAi(gw.url);
+  const client = openAiClient(gw.url);
   // Each reply is matched to its request by the number the request carries.
   gw.kiro.route("POST", "/unused", () => new Response());
   const count = 20;

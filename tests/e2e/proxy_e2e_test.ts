@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import OpenAI from "openai";
 import { GENERATE_PATH, MCP_PATH } from "../fake_kiro.ts";
 import { contextUsageFrame, textFrame } from "../frames.ts";
 import { E2E_KEY, startE2eGateway } from "./gateway.ts";
+import { openAiClient } from "./sdk_clients.ts";
 
 /** A forward HTTP proxy on 127.0.0.1 that records the absolute URLs it is asked for. */
 function startForwardProxy() {
@@ -27,7 +27,7 @@ Deno.test("VPN_PROXY_URL carries every Kiro call: refresh and chat", async () =>
   await using proxy = startForwardProxy();
   await using gw = await startE2eGateway({ proxyUrl: proxy.url, fakeReasoning: false });
   gw.kiro.replay({ frames: [textFrame("via proxy"), contextUsageFrame(1)] });
-  const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: E2E_KEY, maxRetries: 0 });
+  const client = openAiClient(gw.url);
   const reply = await client.chat.completions.create({
     model: "claude-sonnet-4.5",
     messages: [{ role: "user", content: "Hi" }],

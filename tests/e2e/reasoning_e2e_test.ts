@@ -17,7 +17,8 @@ import {
 import { contextUsageFrame, textFrame, tokenUsageFrame } from "../frames.ts";
 import { within } from "../helpers.ts";
 import { NATIVE_REJECTION_TTL_MS } from "../../src/kiro/backend.ts";
-import { E2E_KEY, startE2eGateway } from "./gateway.ts";
+import { startE2eGateway } from "./gateway.ts";
+import { anthropicClient, openAiClient } from "./sdk_clients.ts";
 
 interface PayloadView {
   additionalModelRequestFields?: unknown;
@@ -30,14 +31,6 @@ interface PayloadView {
 const ADAPTIVE = { type: "adaptive", display: "summarized" };
 const PNG_1X1 =
   "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
-
-function openAi(url: string): OpenAI {
-  return new OpenAI({ baseURL: `${url}/v1`, apiKey: E2E_KEY, maxRetries: 0 });
-}
-
-function anthropic(url: string): Anthropic {
-  return new Anthropic({ baseURL: url, apiKey: E2E_KEY, maxRetries: 0 });
-}
 
 async function nextPayload(kiro: FakeKiro): Promise<PayloadView> {
   return (await within(kiro.nextRequest(GENERATE_PATH))).body as PayloadView;
@@ -55,7 +48,7 @@ async function nativeGateway() {
 
 Deno.test("OpenAI SDK: native reasoning arrives as reasoning_content, effort clamped", async (t) => {
   await using gw = await nativeGateway();
-  const client = openAi(gw.url);
+  const client = openAiClient(gw.url);
 
   await t.step("streamed, xhigh becomes the model's max", async () => {
     gw.kiro.replay(nativeReasoningReply());
@@ -130,7 +123,7 @@ Deno.test("OpenAI SDK: native reasoning arrives as reasoning_content, effort cla
 
 Deno.test("OpenAI SDK: a rejected native field falls back to tags, once per model", async () => {
   await using gw = await nativeGateway();
-  const client = openAi(gw.url);
+  const client = openAiClient(gw.url);
   const rejecting = nativeReasoningReply({ reject: true });
   gw.kiro.replay(rejecting, rejecting, rejecting);
   const ask = () =>
@@ -168,7 +161,7 @@ Deno.test("a model that rejected the native field is asked natively again an hou
   const clock = { now: Date.now() };
   await using gw = await startE2eGateway({}, { now: () => clock.now });
   advertiseNativeModel(gw.kiro);
-  const client = openAi(gw.url);
+  const client = openAiClient(gw.url);
   const ask = () =>
     client.chat.completions.create({
       model: NATIVE_MODEL_ID,
@@ -191,7 +184,7 @@ Deno.test("a model that rejected the native field is asked natively again an hou
 
 Deno.test("Anthropic SDK: native thinking keeps Kiro's signature and hands it back", async (t) => {
   await using gw = await nativeGateway();
-  const client = anthropic(gw.url);
+  const client = anthropicClient(gw.url);
   const question = { role: "user" as const, content: "Why?" };
   const base = { model: NATIVE_MODEL_ID, max_tokens: 4096 };
 
@@ -328,7 +321,7 @@ Deno.test("Anthropic SDK: native thinking keeps Kiro's signature and hands it ba
 
 Deno.test("a rejection of a request with signed history falls back without marking the model", async () => {
   await using gw = await nativeGateway();
-  const client = anthropic(gw.url);
+  const client = anthropicClient(gw.url);
   const rejecting = nativeReasoningReply({ reject: true });
   gw.kiro.replay(rejecting, rejecting, nativeReasoningReply());
   const messages: Anthropic.MessageParam[] = [
@@ -373,7 +366,7 @@ Deno.test("the SDKs read a signature without reasoning text (display omitted)", 
   const onlySignature = nativeReasoningReply({ reasoning: [], signature: "SIG-ONLY" });
   gw.kiro.replay(onlySignature, onlySignature);
   const message = await within(
-    anthropic(gw.url).messages.stream({
+    anthropicClient(gw.url).messages.stream({
       model: NATIVE_MODEL_ID,
       max_tokens: 1024,
       messages: [{ role: "user", content: "Why?" }],
@@ -384,7 +377,7 @@ Deno.test("the SDKs read a signature without reasoning text (display omitted)", 
     { type: "text", text: "The answer." },
   ]);
   const response = await within(
-    openAi(gw.url).responses.stream({
+    openAiClient(gw.url).responses.stream({
       model: NATIVE_MODEL_ID,
       input: "Why?",
       include: ["reasoning.encrypted_content"],
@@ -405,7 +398,7 @@ Deno.test("Anthropic SDK: a rejected native field falls back to tags", async () 
   const rejecting = nativeReasoningReply({ reject: true });
   gw.kiro.replay(rejecting, rejecting);
   const message = await within(
-    anthropic(gw.url).messages.stream({
+    anthropicClient(gw.url).messages.stream({
       model: NATIVE_MODEL_ID,
       max_tokens: 1024,
       messages: [{ role: "user", content: "Why?" }],
@@ -418,7 +411,7 @@ Deno.test("Anthropic SDK: a rejected native field falls back to tags", async () 
 
 Deno.test("count_tokens equals message_start and the final input count", async (t) => {
   await using gw = await nativeGateway();
-  const client = anthropic(gw.url);
+  const client = anthropicClient(gw.url);
   const tool = {
     name: "get_weather",
     description: "Current weather for a city",
@@ -508,7 +501,7 @@ Deno.test("Kiro's own token counts win, cache fields included, in both dialects"
   const reply = nativeReasoningReply({ tail: [usage, contextUsageFrame(2)] });
   gw.kiro.replay(reply, reply);
   const message = await within(
-    anthropic(gw.url).messages.stream({
+    anthropicClient(gw.url).messages.stream({
       model: NATIVE_MODEL_ID,
       max_tokens: 1024,
       messages: [{ role: "user", content: "Hi" }],
@@ -528,7 +521,7 @@ Deno.test("Kiro's own token counts win, cache fields included, in both dialects"
       output_tokens: 55,
     },
   );
-  const completion = await openAi(gw.url).chat.completions.create({
+  const completion = await openAiClient(gw.url).chat.completions.create({
     model: NATIVE_MODEL_ID,
     messages: [{ role: "user", content: "Hi" }],
   });
@@ -541,7 +534,7 @@ Deno.test("Kiro's own token counts win, cache fields included, in both dialects"
 
 Deno.test("OpenAI SDK Responses: reasoning items carry the signature when include asks", async (t) => {
   await using gw = await nativeGateway();
-  const client = openAi(gw.url);
+  const client = openAiClient(gw.url);
   const include: OpenAI.Responses.ResponseIncludable[] = ["reasoning.encrypted_content"];
   const question = { role: "user" as const, content: "Why?" };
 
@@ -699,7 +692,7 @@ Deno.test("OpenAI SDK Responses: a rejected native field falls back to tags", as
   const rejecting = nativeReasoningReply({ reject: true });
   gw.kiro.replay(rejecting, rejecting);
   const response = await within(
-    openAi(gw.url).responses.stream({
+    openAiClient(gw.url).responses.stream({
       model: NATIVE_MODEL_ID,
       input: "Why?",
       store: false,

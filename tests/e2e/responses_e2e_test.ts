@@ -10,10 +10,7 @@ import {
 } from "../frames.ts";
 import { within } from "../helpers.ts";
 import { E2E_KEY, startE2eGateway } from "./gateway.ts";
-
-function openAi(url: string): OpenAI {
-  return new OpenAI({ baseURL: `${url}/v1`, apiKey: E2E_KEY, maxRetries: 0 });
-}
+import { openAiClient } from "./sdk_clients.ts";
 
 interface KiroPayloadView {
   conversationState: {
@@ -68,7 +65,7 @@ Deno.test("Responses: the OpenAI SDK gets a text reply through Kiro, reasoning a
     ],
     chunkSizes: [9],
   });
-  const response = await openAi(gw.url).responses.create({
+  const response = await openAiClient(gw.url).responses.create({
     model: "claude-sonnet-4-5",
     instructions: "Be brief.",
     input: "Hi",
@@ -106,7 +103,7 @@ Deno.test("Responses: streamed tool calls keep their kinds through Kiro and back
     ],
     chunkSizes: [11],
   });
-  const stream = openAi(gw.url).responses.stream({
+  const stream = openAiClient(gw.url).responses.stream({
     model: "claude-sonnet-4.5",
     input: [{ role: "user", content: [{ type: "input_text", text: "Fix it" }] }],
     tools: TOOLS,
@@ -141,7 +138,7 @@ Deno.test("Responses: streamed tool calls keep their kinds through Kiro and back
 
   // The next turn sends the whole history back, as Codex does with store: false.
   gw.kiro.replay({ frames: [textFrame("Done."), contextUsageFrame(2)] });
-  const next = await openAi(gw.url).responses.create({
+  const next = await openAiClient(gw.url).responses.create({
     model: "claude-sonnet-4.5",
     store: false,
     tools: TOOLS,
@@ -201,7 +198,7 @@ Deno.test("Responses: a Kiro exception mid-stream ends with response.failed", as
 
 Deno.test("Responses: an oversized conversation is 400 context_length_exceeded before Kiro", async () => {
   await using gw = await startE2eGateway({ maxPayloadBytes: 5000 });
-  const err = await openAi(gw.url).responses.create({
+  const err = await openAiClient(gw.url).responses.create({
     model: "claude-sonnet-4.5",
     input: "x".repeat(10_000),
   }).catch((e) => e);

@@ -10,12 +10,12 @@ import { createOpenAI } from "@ai-sdk/openai";
 import { Agent, Runner, tool as agentTool } from "@openai/agents-core";
 import { OpenAIProvider } from "@openai/agents-openai";
 import { stepCountIs, streamText, tool } from "ai";
-import OpenAI from "openai";
 import { z } from "zod";
 import { GENERATE_PATH } from "../fake_kiro.ts";
 import { contextUsageFrame, textFrame, toolFrames } from "../frames.ts";
 import { within } from "../helpers.ts";
 import { E2E_KEY, startE2eGateway } from "./gateway.ts";
+import { openAiClient } from "./sdk_clients.ts";
 
 interface KiroPayloadView {
   conversationState: {
@@ -93,7 +93,7 @@ Deno.test("OpenAI Agents SDK: a one-tool agent runs to its final output", async 
   );
   const runner = new Runner({
     modelProvider: new OpenAIProvider({
-      openAIClient: new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: E2E_KEY, maxRetries: 0 }),
+      openAIClient: openAiClient(gw.url),
       useResponses: true,
     }),
     tracingDisabled: true,

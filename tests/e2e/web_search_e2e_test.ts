@@ -12,14 +12,7 @@ import { contextUsageFrame, meteringFrame, textFrame, toolFrames } from "../fram
 import { within } from "../helpers.ts";
 import { parseMetrics, valueOf } from "../ops/prometheus_parse.ts";
 import { E2E_ARN, E2E_KEY, startE2eGateway } from "./gateway.ts";
-
-function anthropic(url: string): Anthropic {
-  return new Anthropic({ baseURL: url, apiKey: E2E_KEY, maxRetries: 0 });
-}
-
-function openai(url: string): OpenAI {
-  return new OpenAI({ baseURL: `${url}/v1`, apiKey: E2E_KEY, maxRetries: 0 });
-}
+import { anthropicClient, openAiClient } from "./sdk_clients.ts";
 
 /** Claude Code's WebSearch sub-request as recorded from the real CLI (tests/agents/). */
 const RECORDED_WEBSEARCH = JSON.parse(
@@ -113,7 +106,7 @@ function parseSse(text: string): Array<[string, Record<string, unknown>]> {
 
 Deno.test("Claude Code's WebSearch request is answered from Kiro MCP without calling the model", async (t) => {
   await using gw = await startE2eGateway();
-  const client = anthropic(gw.url);
+  const client = anthropicClient(gw.url);
   const query = "deno 2 release notes";
   const created = await client.messages.create(claudeCodeWebSearch(query));
   const streamed = await within(
@@ -191,7 +184,9 @@ Deno.test("Claude Code's WebSearch stream has the blocks in order with consecuti
 Deno.test("a failed search is reported as web_search_tool_result_error, never as results", async (t) => {
   await using gw = await startE2eGateway({ fakeReasoning: false });
   await t.step("direct: the error block and a text that says so", async () => {
-    const message = await anthropic(gw.url).messages.create(claudeCodeWebSearch(FAILING_QUERY));
+    const message = await anthropicClient(gw.url).messages.create(
+      claudeCodeWebSearch(FAILING_QUERY),
+    );
     const result = message.content[1] as Anthropic.WebSearchToolResultBlock;
     assert.deepEqual(result.content, {
       type: "web_search_tool_result_error",
@@ -205,7 +200,7 @@ Deno.test("a failed search is reported as web_search_tool_result_error, never as
       round("", [["tooluse_f1", "web_search", { query: FAILING_QUERY }]]),
       round("The search is unavailable right now."),
     );
-    const message = await anthropic(gw.url).messages.create({
+    const message = await anthropicClient(gw.url).messages.create({
       model: "claude-sonnet-4.5",
       max_tokens: 1000,
       tools: [
@@ -256,7 +251,7 @@ Deno.test("Anthropic: the model searches twice, then calls a client tool (create
     ],
     messages: [{ role: "user" as const, content: "Which Deno version should deno.json pin?" }],
   };
-  const client = anthropic(gw.url);
+  const client = anthropicClient(gw.url);
   gw.kiro.replay(...rounds());
   const created = await client.messages.create(params);
   gw.kiro.replay(...rounds());
@@ -315,7 +310,7 @@ Deno.test("Anthropic: the model searches twice, then calls a client tool (create
 Deno.test("Anthropic: searches and their results sent back in history reach Kiro as text", async () => {
   await using gw = await startE2eGateway({ fakeReasoning: false });
   gw.kiro.replay(round("Deno 2.9 it is."));
-  await anthropic(gw.url).messages.create({
+  await anthropicClient(gw.url).messages.create({
     model: "claude-sonnet-4.5",
     max_tokens: 100,
     messages: [
@@ -366,7 +361,7 @@ Deno.test("chat completions: web_search_options runs the loop and shows only the
     messages: [{ role: "user" as const, content: "Weather in Oslo?" }],
     web_search_options: {},
   };
-  const client = openai(gw.url);
+  const client = openAiClient(gw.url);
   gw.kiro.replay(...rounds());
   const created = await client.chat.completions.create(params);
   gw.kiro.replay(...rounds());
@@ -396,7 +391,7 @@ Deno.test("WEB_SEARCH decides when the model is offered the search tool", async 
   await t.step("on: a plain chat request gets no search tool", async () => {
     await using gw = await startE2eGateway({ fakeReasoning: false });
     gw.kiro.replay(round("Hi."));
-    await openai(gw.url).chat.completions.create({
+    await openAiClient(gw.url).chat.completions.create({
       model: "claude-sonnet-4.5",
       messages: [{ role: "user", content: "Hi" }],
     });
@@ -405,7 +400,7 @@ Deno.test("WEB_SEARCH decides when the model is offered the search tool", async 
   await t.step("auto: every chat request gets it", async () => {
     await using gw = await startE2eGateway({ fakeReasoning: false, webSearch: "auto" });
     gw.kiro.replay(round("Hi."));
-    await openai(gw.url).chat.completions.create({
+    await openAiClient(gw.url).chat.completions.create({
       model: "claude-sonnet-4.5",
       messages: [{ role: "user", content: "Hi" }],
     });
@@ -415,7 +410,7 @@ Deno.test("WEB_SEARCH decides when the model is offered the search tool", async 
     "off: a request that asks for a search is refused in the dialect's shape",
     async () => {
       await using gw = await startE2eGateway({ webSearch: "off" });
-      const anthropicErr = await anthropic(gw.url).messages.create(claudeCodeWebSearch("x"))
+      const anthropicErr = await anthropicClient(gw.url).messages.create(claudeCodeWebSearch("x"))
         .then(() => undefined, (err: unknown) => err);
       assert.ok(anthropicErr instanceof Anthropic.BadRequestError);
       assert.equal(
@@ -423,7 +418,7 @@ Deno.test("WEB_SEARCH decides when the model is offered the search tool", async 
         "invalid_request_error",
       );
       assert.match(anthropicErr.message, /WEB_SEARCH=off/);
-      const openAiErr = await openai(gw.url).chat.completions.create({
+      const openAiErr = await openAiClient(gw.url).chat.completions.create({
         model: "claude-sonnet-4.5",
         messages: [{ role: "user", content: "Hi" }],
         web_search_options: {},
@@ -443,7 +438,7 @@ Deno.test("a client that leaves in the middle of a loop aborts the upstream call
     const held = gw.kiro.holdMcp(release.promise);
     gw.kiro.replay(round("Looking.", [["tooluse_s1", "web_search", { query: "slow" }]]));
     const abort = new AbortController();
-    const stream = anthropic(gw.url).messages.stream({
+    const stream = anthropicClient(gw.url).messages.stream({
       model: "claude-sonnet-4.5",
       max_tokens: 100,
       tools: [
@@ -529,7 +524,7 @@ Deno.test("Responses: Codex's web_search tool runs the loop; searches are web_se
     tools: [SHELL_TOOL, CODEX_WEB_SEARCH],
     store: false,
   };
-  const client = openai(gw.url);
+  const client = openAiClient(gw.url);
   gw.kiro.replay(...rounds());
   const created = await client.responses.create(params);
   gw.kiro.replay(...rounds());
@@ -591,7 +586,7 @@ Deno.test("Responses: Codex's web_search tool runs the loop; searches are web_se
 Deno.test("Responses: with WEB_SEARCH=off Codex's web_search tool is left out, not refused", async () => {
   await using gw = await startE2eGateway({ fakeReasoning: false, webSearch: "off" });
   gw.kiro.replay(round("Hi."));
-  const response = await openai(gw.url).responses.create({
+  const response = await openAiClient(gw.url).responses.create({
     model: "claude-sonnet-4.5",
     input: "Hi",
     tools: [SHELL_TOOL, CODEX_WEB_SEARCH],
@@ -605,7 +600,7 @@ Deno.test("Responses: with WEB_SEARCH=off Codex's web_search tool is left out, n
 Deno.test("Responses: a web_search_call item sent back tells the model what it searched", async () => {
   await using gw = await startE2eGateway({ fakeReasoning: false });
   gw.kiro.replay(round("2.9."));
-  await openai(gw.url).responses.create({
+  await openAiClient(gw.url).responses.create({
     model: "claude-sonnet-4.5",
     store: false,
     input: [
