@@ -28,7 +28,10 @@ interface PayloadView {
   };
 }
 
-const ADAPTIVE = { type: "adaptive", display: "summarized" };
+/** The additionalModelRequestFields of a native reasoning request at `effort`. */
+function nativeFields(effort: string) {
+  return { thinking: { type: "adaptive", display: "summarized" }, output_config: { effort } };
+}
 const PNG_1X1 =
   "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
 
@@ -68,10 +71,7 @@ Deno.test("OpenAI SDK: native reasoning arrives as reasoning_content, effort cla
     assert.equal(completion.choices[0]?.message.content, "The answer.");
     assert.ok(completion.usage!.completion_tokens_details!.reasoning_tokens! > 0);
     const payload = await nextPayload(gw.kiro);
-    assert.deepEqual(payload.additionalModelRequestFields, {
-      thinking: ADAPTIVE,
-      output_config: { effort: "max" },
-    });
+    assert.deepEqual(payload.additionalModelRequestFields, nativeFields("max"));
     assert.doesNotMatch(currentText(payload), /thinking_mode/);
   });
 
@@ -85,10 +85,7 @@ Deno.test("OpenAI SDK: native reasoning arrives as reasoning_content, effort cla
     const message = reply.choices[0]!.message as { reasoning_content?: string };
     assert.equal(message.reasoning_content, "Native thoughts.");
     const payload = await nextPayload(gw.kiro);
-    assert.deepEqual(payload.additionalModelRequestFields, {
-      thinking: ADAPTIVE,
-      output_config: { effort: "low" },
-    });
+    assert.deepEqual(payload.additionalModelRequestFields, nativeFields("low"));
   });
 
   await t.step("none sends no field and gets no reasoning", async () => {
@@ -138,10 +135,7 @@ Deno.test("OpenAI SDK: a rejected native field falls back to tags, once per mode
   assert.equal(message.reasoning_content, "Tagged thoughts.");
   assert.equal(first.choices[0]!.message.content, "The answer.");
   const rejected = await nextPayload(gw.kiro);
-  assert.deepEqual(rejected.additionalModelRequestFields, {
-    thinking: ADAPTIVE,
-    output_config: { effort: "high" },
-  });
+  assert.deepEqual(rejected.additionalModelRequestFields, nativeFields("high"));
   const retried = await nextPayload(gw.kiro);
   assert.equal(retried.additionalModelRequestFields, undefined);
   assert.match(currentText(retried), /^<thinking_mode>enabled/);
@@ -205,10 +199,7 @@ Deno.test("Anthropic SDK: native thinking keeps Kiro's signature and hands it ba
       ]);
       signed = message.content;
       const payload = await nextPayload(gw.kiro);
-      assert.deepEqual(payload.additionalModelRequestFields, {
-        thinking: ADAPTIVE,
-        output_config: { effort: "high" },
-      });
+      assert.deepEqual(payload.additionalModelRequestFields, nativeFields("high"));
       assert.doesNotMatch(currentText(payload), /thinking_mode/);
     },
   );
@@ -245,10 +236,7 @@ Deno.test("Anthropic SDK: native thinking keeps Kiro's signature and hands it ba
       data: "kgw1.red.UkVEQUNURUQ=",
     });
     const asked = await nextPayload(gw.kiro);
-    assert.deepEqual(asked.additionalModelRequestFields, {
-      thinking: ADAPTIVE,
-      output_config: { effort: "max" },
-    });
+    assert.deepEqual(asked.additionalModelRequestFields, nativeFields("max"));
     gw.kiro.replay(nativeReasoningReply());
     await client.messages.create({
       ...base,
@@ -559,10 +547,7 @@ Deno.test("OpenAI SDK Responses: reasoning items carry the signature when includ
     assert.ok(response.usage!.output_tokens_details.reasoning_tokens > 0);
     output = response.output;
     const payload = await nextPayload(gw.kiro);
-    assert.deepEqual(payload.additionalModelRequestFields, {
-      thinking: ADAPTIVE,
-      output_config: { effort: "max" },
-    });
+    assert.deepEqual(payload.additionalModelRequestFields, nativeFields("max"));
   });
 
   await t.step("the reasoning item in the next input goes back as reasoningContent", async () => {
