@@ -75,7 +75,11 @@ export interface AccountReport {
   reason?: string;
 }
 
-/** Health of one account as stored under `account:<id>:health` (failures are a counter). */
+/**
+ * Health of one account as stored under `account:<id>:health`. The failures are a counter and
+ * the last use has its own key, so that a success never rewrites this record; failures and
+ * the probe's success change it under the account's health lock (see #changeHealth).
+ */
 interface StoredHealth {
   cooldownUntil?: number;
   reason?: string;
@@ -83,7 +87,6 @@ interface StoredHealth {
   deadStamp?: string;
   suspended?: boolean;
   lastFailureAt?: number;
-  lastUsedAt?: number;
 }
 
 /** Options of AccountPool. */
@@ -109,6 +112,11 @@ const RECENT_FAILURES_TTL_MS = 60 * 60_000;
 export const AFFINITY_TTL_MS = 60 * 60_000;
 /** How long one half-open probe may take before another request may probe. */
 const PROBE_LOCK_MS = 5 * 60_000;
+/** How long one change of an account's health may hold its lock (a few store calls). */
+const HEALTH_LOCK_MS = 10_000;
+/** How often and how many times (2 s in all) a change tries the health lock before going without. */
+const HEALTH_LOCK_RETRY_MS = 10;
+const HEALTH_LOCK_ATTEMPTS = 200;
 
 /** Store keys of one account. */
 function keys(id: string) {
@@ -118,6 +126,8 @@ function keys(id: string) {
     recentFailures: `account:${id}:recent-failures`,
     requests: `account:${id}:requests`,
     probe: `account:${id}:probe`,
+    healthLock: `account:${id}:health-lock`,
+    lastUsed: `account:${id}:last-used`,
     usage: `account:${id}:usage`,
   };
 }
@@ -145,6 +155,8 @@ interface AccountView {
   account: PoolAccount;
   health: StoredHealth;
   failures: number;
+  /** When a request last succeeded with it (epoch ms), 0 when never. */
+  lastUsedAt: number;
   inFlight: number;
   recentFailures: number;
   status: AccountStatus;
@@ -420,11 +432,12 @@ export class AccountPool implements ChatBackend {
   /** Reads an account's stored health and derives its status. */
   async #view(account: PoolAccount): Promise<AccountView> {
     const k = keys(account.entry.id);
-    const [rawHealth, rawFailures, inFlight, rawRecent] = await Promise.all([
+    const [rawHealth, rawFailures, inFlight, rawRecent, rawLastUsed] = await Promise.all([
       this.#state.get(k.health),
       this.#state.get(k.failures),
       this.#inFlight.read(account.entry.id),
       this.#state.get(k.recentFailures),
+      this.#state.get(k.lastUsed),
     ]);
     const health = parseHealth(rawHealth);
     const failures = Math.max(0, Number(rawFailures ?? 0) || 0);
@@ -446,6 +459,7 @@ export class AccountPool implements ChatBackend {
       account,
       health,
       failures,
+      lastUsedAt: Number(rawLastUsed ?? 0) || 0,
       inFlight,
       recentFailures: Math.max(0, Number(rawRecent ?? 0) || 0),
       status,
@@ -506,7 +520,7 @@ export class AccountPool implements ChatBackend {
       Number(b.account.entry.id === bound) - Number(a.account.entry.id === bound) ||
       a.inFlight - b.inFlight ||
       a.recentFailures - b.recentFailures ||
-      (a.health.lastUsedAt ?? 0) - (b.health.lastUsedAt ?? 0)
+      a.lastUsedAt - b.lastUsedAt
     );
     const first = sorted[0];
     if (first === undefined || first.account.entry.id === bound) return sorted;
@@ -519,44 +533,60 @@ export class AccountPool implements ChatBackend {
     return [...near.slice(turn), ...near.slice(0, turn), ...rest];
   }
 
+  /**
+   * Records a success. Only the half-open probe's success clears the account's failures,
+   * cool-down and dead or suspended mark: any other success was chosen while the account was
+   * healthy, so a failure recorded meanwhile by another request (here or on another instance)
+   * is newer news than it and stays.
+   */
   async #recordSuccess(choice: Choice, affinity: string | undefined): Promise<void> {
-    const { id } = choice.account.entry;
+    const { id, name } = choice.account.entry;
     const k = keys(id);
-    const health = parseHealth(await this.#state.get(k.health));
-    const wasFailing = health.cooldownUntil !== undefined || health.deadStamp !== undefined;
-    await this.#state.delete(k.failures);
-    await this.#state.set(k.health, JSON.stringify({ lastUsedAt: this.#now() }));
-    if (wasFailing) {
-      this.#logger.info("Kiro account works again", { account: choice.account.entry.name });
+    await this.#state.set(k.lastUsed, String(this.#now()));
+    if (choice.probeToken !== undefined) {
+      await this.#changeHealth(choice.account.entry, async () => {
+        await this.#state.delete(k.failures);
+        await this.#state.delete(k.health);
+      });
+      this.#logger.info("Kiro account works again", { account: name });
     }
     if (this.#strategy === "sticky") await this.#state.set(CURRENT_KEY, id);
     if (affinity !== undefined) await this.#state.set(affinity, id, { ttlMs: AFFINITY_TTL_MS });
     await this.#releaseProbe(choice);
   }
 
+  /**
+   * Records a failure that counts against the account. The count and the record change
+   * together under the health lock; the cool-down only ever grows, and a dead or suspended
+   * mark set by another request stays (only the probe's success clears them).
+   */
   async #recordFailure(choice: Choice, failure: FailureClass, err: GatewayError): Promise<void> {
     try {
       if (failure === "fatal" || failure === "skip" || this.#live.length === 1) return;
       const { entry } = choice.account;
       const k = keys(entry.id);
       const now = this.#now();
-      const failures = await this.#state.increment(k.failures);
-      await this.#state.increment(k.recentFailures, 1, { ttlMs: RECENT_FAILURES_TTL_MS });
-      const health = parseHealth(await this.#state.get(k.health));
-      const next: StoredHealth = {
-        lastUsedAt: health.lastUsedAt,
-        lastFailureAt: now,
-        reason: describeFailure(err),
-      };
-      if (failure === "dead") {
-        next.deadStamp = await sourceStamp(entry);
-      } else if (failure === "suspended") {
-        next.suspended = true;
-        next.cooldownUntil = now + MAX_COOLDOWN_MS;
-      } else {
-        next.cooldownUntil = now + cooldownMs(this.#cooldownMs, failures);
-      }
-      await this.#state.set(k.health, JSON.stringify(next));
+      const { failures, next } = await this.#changeHealth(entry, async () => {
+        const failures = await this.#state.increment(k.failures);
+        await this.#state.increment(k.recentFailures, 1, { ttlMs: RECENT_FAILURES_TTL_MS });
+        const health = parseHealth(await this.#state.get(k.health));
+        const running = (health.cooldownUntil ?? 0) > now ? health.cooldownUntil : undefined;
+        const next: StoredHealth = {
+          lastFailureAt: now,
+          reason: describeFailure(err),
+          deadStamp: failure === "dead"
+            ? await sourceStamp(entry)
+            : await keptDeadStamp(entry, health.deadStamp),
+          suspended: failure === "suspended" || (health.suspended === true && running !== undefined)
+            ? true
+            : undefined,
+        };
+        const until = failure === "dead" ? undefined : now +
+          (failure === "suspended" ? MAX_COOLDOWN_MS : cooldownMs(this.#cooldownMs, failures));
+        next.cooldownUntil = Math.max(until ?? 0, running ?? 0) || undefined;
+        await this.#state.set(k.health, JSON.stringify(next));
+        return { failures, next };
+      });
       this.#logger.warn(
         failure === "dead"
           ? "Kiro account's refresh token was rejected: it is skipped until its credentials change"
@@ -573,6 +603,32 @@ export class AccountPool implements ChatBackend {
       );
     } finally {
       await this.#releaseProbe(choice);
+    }
+  }
+
+  /**
+   * Runs `change` (a read-modify-write of one account's health) under that account's lock,
+   * so that outcomes recorded at once, in this process or on other instances, do not overwrite
+   * each other. Waits for the lock briefly; past that, runs unlocked rather than fail the
+   * request (a lost update only misjudges a cool-down, a failed request is worse).
+   */
+  async #changeHealth<T>(entry: AccountEntry, change: () => Promise<T>): Promise<T> {
+    const lock = keys(entry.id).healthLock;
+    let token: string | undefined;
+    for (let attempt = 0; attempt < HEALTH_LOCK_ATTEMPTS; attempt++) {
+      token = await this.#state.tryLock(lock, HEALTH_LOCK_MS);
+      if (token !== undefined) break;
+      await new Promise((resolve) => setTimeout(resolve, HEALTH_LOCK_RETRY_MS));
+    }
+    if (token === undefined) {
+      this.#logger.warn("Kiro account's health lock is busy: recording its outcome without it", {
+        account: entry.name,
+      });
+    }
+    try {
+      return await change();
+    } finally {
+      if (token !== undefined) await this.#state.unlock(lock, token);
     }
   }
 
@@ -626,6 +682,15 @@ function exhaustion(usage: StoredUsage, now: number): number | undefined {
   if (usage.overageAllowed === true) return undefined;
   const until = usage.resetAt ?? (usage.fetchedAt ?? now) + USAGE_CACHE_MS;
   return until > now ? until : undefined;
+}
+
+/** `stamp` while the entry's credentials are unchanged since it was taken, else undefined. */
+async function keptDeadStamp(
+  entry: AccountEntry,
+  stamp: string | undefined,
+): Promise<string | undefined> {
+  if (stamp === undefined) return undefined;
+  return stamp === await sourceStamp(entry) ? stamp : undefined;
 }
 
 function parseHealth(raw: string | undefined): StoredHealth {

@@ -32,6 +32,8 @@ export interface FakeAccountState {
   answered: number;
   /** Answers every chat call while set. */
   fault?: Fault;
+  /** While `fault` is unset, the fault (undefined: a normal reply) of each chat call. */
+  faultOf?: (request: RecordedRequest) => Promise<Fault | undefined>;
   /** Answers refresh calls with this status while set. */
   refreshFault?: number;
   /** Model ids its ListAvailableModels returns; undefined answers 500 (fallback list). */
@@ -109,7 +111,7 @@ export async function startFakePool(names: string[]): Promise<FakePool> {
     account.calls.push(request);
     account.onCall?.(request);
     if (account.gate) await account.gate;
-    const fault = account.fault;
+    const fault = account.fault ?? await account.faultOf?.(request);
     if (fault && "network" in fault) {
       return new Response(
         new ReadableStream({

@@ -3,6 +3,7 @@ import { MemoryState, type StateStore } from "../../src/state/state.ts";
 import { tempDir, within } from "../helpers.ts";
 import {
   type FakePool,
+  type Fault,
   POOL_KEY,
   type PoolGateway,
   startFakePool,
@@ -554,5 +555,87 @@ Deno.test("only one request probes an account whose cool-down ended", async () =
     const rows = await accountsOf(gateway);
     assert.equal(rows.a!.failures, 0);
     assert.equal(rows.a!.status, "ok");
+  });
+});
+
+/**
+ * Sends `texts` at once to account "a" of a fresh sticky pool of a and b over a laggy store.
+ * Once every request has reached a, it answers the ones `faultOf` gives a fault at once and
+ * the others only when the pool has begun recording a failure (its first increment of a
+ * `:failures` counter), so that successes and failures are recorded at the same time.
+ * Returns the replies' statuses and the accounts' rows afterwards.
+ */
+async function burstOnA(
+  texts: string[],
+  faultOf: (text: string) => Fault | undefined,
+): Promise<{ statuses: number[]; rows: Record<string, AccountRow> }> {
+  await using tmp = await tempDir();
+  await using pool = await startFakePool(["a", "b"]);
+  const recording = Promise.withResolvers<void>();
+  const store = laggy(new MemoryState());
+  await using gateway = await startPoolGateway(pool, {
+    accounts: tokenEntries(["a", "b"]),
+    dir: tmp.path,
+    now: () => START,
+    state: {
+      ...store,
+      increment(key, by, options) {
+        if (key.endsWith(":failures")) recording.resolve();
+        return store.increment(key, by, options);
+      },
+    },
+  });
+  const gate = Promise.withResolvers<void>();
+  const arrived = Promise.withResolvers<void>();
+  const a = pool.account("a");
+  a.gate = gate.promise;
+  a.onCall = () => {
+    if (a.calls.length === texts.length) arrived.resolve();
+  };
+  a.faultOf = async (request) => {
+    const text = texts.find((t) => JSON.stringify(request.body).includes(t));
+    const fault = text === undefined ? undefined : faultOf(text);
+    if (fault === undefined) await within(recording.promise, 5000, "a failure being recorded");
+    return fault;
+  };
+  const replies = texts.map((text) => gateway.chat(text));
+  await within(arrived.promise, 5000, "every request reaching a");
+  gate.resolve();
+  const statuses = (await Promise.all(replies)).map((r) => r.status);
+  return { statuses, rows: await accountsOf(gateway) };
+}
+Deno.test("outcomes recorded at once on one account lose no failure, cool-down or status", async (t) => {
+  await t.step(
+    "each failure counts and doubles the cool-down; successes erase neither",
+    async () => {
+      const texts = Array.from(
+        { length: 8 },
+        (_, i) => i % 2 ? `burst-fail-${i}` : `burst-ok-${i}`,
+      );
+      const { statuses, rows } = await burstOnA(
+        texts,
+        (text) => text.includes("fail") ? { status: 429 } : undefined,
+      );
+      assert.deepEqual(statuses, Array(8).fill(200), "the failed ones moved on to b");
+      assert.equal(rows.a!.failures, 4);
+      assert.equal(rows.a!.status, "cooling");
+      assert.equal(rows.a!.cooldownUntil, new Date(START + 60_000 * 2 ** 3).toISOString());
+    },
+  );
+  await t.step("a suspension stays through successes and shorter cool-downs", async () => {
+    const texts = Array.from({ length: 6 }, (_, i) => `burst-${i}`);
+    const { statuses, rows } = await burstOnA(texts, (text) =>
+      text === "burst-2"
+        ? {
+          status: 403,
+          body: { message: "Account suspended", reason: "TEMPORARILY_SUSPENDED" },
+        }
+        : text === "burst-4"
+        ? { status: 429 }
+        : undefined);
+    assert.deepEqual(statuses, Array(6).fill(200));
+    assert.equal(rows.a!.failures, 2);
+    assert.equal(rows.a!.status, "suspended");
+    assert.equal(rows.a!.cooldownUntil, new Date(START + 86_400_000).toISOString());
   });
 });
