@@ -17,8 +17,11 @@ import {
 import { handleChatCompletions, handleOpenAiModels } from "./dialects/openai/handler.ts";
 import { responsesErrorResponse } from "./dialects/responses/errors.ts";
 import {
+  handleDeleteResponse,
   handleGetResponse,
+  handleListInputItems,
   handleResponses,
+  INPUT_ITEMS_PATH_SUFFIX,
   RESPONSE_PATH_PREFIX,
 } from "./dialects/responses/handler.ts";
 import { CAPTURED_PATHS, type DebugRecorder } from "./debug_capture.ts";
@@ -80,7 +83,7 @@ interface Route {
 
 const CORS_HEADERS: Record<string, string> = {
   "access-control-allow-origin": "*",
-  "access-control-allow-methods": "GET, POST, OPTIONS",
+  "access-control-allow-methods": "GET, POST, DELETE, OPTIONS",
   "access-control-allow-headers": "*",
   "access-control-expose-headers": "x-request-id, request-id, retry-after",
   "access-control-max-age": "86400",
@@ -163,19 +166,34 @@ function sessionKeyOf(req: Request): string | undefined {
   return undefined;
 }
 
-/** The route of one stored response, `GET /v1/responses/{id}`. */
+/** The route of one stored response, `GET` and `DELETE /v1/responses/{id}`. */
 const STORED_RESPONSE_ROUTE: Route = {
   dialect: "responses",
   pattern: `${RESPONSE_PATH_PREFIX}{id}`,
   auth: true,
-  methods: { GET: handleGetResponse },
+  methods: { GET: handleGetResponse, DELETE: handleDeleteResponse },
 };
 
-/** The route serving `path`: an exact route, or the stored-response route by its prefix. */
+/** The route of a stored response's input, `GET /v1/responses/{id}/input_items`. */
+const INPUT_ITEMS_ROUTE: Route = {
+  dialect: "responses",
+  pattern: `${RESPONSE_PATH_PREFIX}{id}${INPUT_ITEMS_PATH_SUFFIX}`,
+  auth: true,
+  methods: { GET: handleListInputItems },
+};
+
+/**
+ * The route serving `path`: an exact route, or a stored-response route by its prefix (so the
+ * metrics label stays the pattern, whatever the id).
+ */
 function routeFor(routes: Map<string, Route>, path: string): Route | undefined {
   const route = routes.get(path);
   if (route || !path.startsWith(RESPONSE_PATH_PREFIX)) return route;
-  return STORED_RESPONSE_ROUTE;
+  const rest = path.slice(RESPONSE_PATH_PREFIX.length);
+  const slash = rest.indexOf("/");
+  return slash > 0 && rest.slice(slash) === INPUT_ITEMS_PATH_SUFFIX
+    ? INPUT_ITEMS_ROUTE
+    : STORED_RESPONSE_ROUTE;
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * Stored responses over any StateStore (spec §7.7): each response with the conversation items
- * that led to it, so `previous_response_id` can continue it and `GET /v1/responses/{id}` can
- * return it. Bounded both ways: every entry expires after the maximum age, and a ring of
+ * that led to it, so `previous_response_id` can continue it, `GET /v1/responses/{id}` can
+ * return it, `GET /v1/responses/{id}/input_items` can list its input and
+ * `DELETE /v1/responses/{id}` can remove it. Bounded both ways: every entry expires after the maximum age, and a ring of
  * numbered slots forgets the oldest entry once the maximum count is reached.
  */
 import type { StateStore } from "../../state/state.ts";
@@ -13,6 +14,12 @@ export interface StoredResponse {
   response: Record<string, unknown>;
   /** The input items and then the output items, oldest first: the next turn's history. */
   items: InputItem[];
+  /**
+   * Where the response's own input starts in `items` (after the history of its
+   * `previous_response_id`) and how many items it has. Absent in entries stored before the
+   * input was tracked: their input is then every item before the output.
+   */
+  input?: { start: number; count: number };
 }
 
 /** Limits of a ResponseStore. */
@@ -53,7 +60,7 @@ export class ResponseStore {
     const slot = SLOT + ((count - 1) % maxEntries);
     const evicted = await this.#state.get(slot);
     await this.#state.set(slot, id, ttl);
-    if (evicted !== undefined && evicted !== id) await this.#forget(evicted);
+    if (evicted !== undefined && evicted !== id) await this.delete(evicted);
   }
 
   /** The output item `itemId` of a stored response, or undefined when it is not known. */
@@ -66,12 +73,16 @@ export class ResponseStore {
     return output.find((item: { id?: unknown }) => item.id === itemId) as InputItem | undefined;
   }
 
-  async #forget(id: string): Promise<void> {
+  /**
+   * Forgets the response `id` and its item index; answers whether it was stored. Its ring slot
+   * keeps the id until reused, which then deletes nothing.
+   */
+  async delete(id: string): Promise<boolean> {
     const stored = await this.load(id);
-    if (stored) {
-      for (const itemId of outputItemIds(stored)) await this.#state.delete(ITEM + itemId);
-    }
+    if (!stored) return false;
+    for (const itemId of outputItemIds(stored)) await this.#state.delete(ITEM + itemId);
     await this.#state.delete(ENTRY + id);
+    return true;
   }
 
   /** The response stored under `id`, or undefined when it is unknown, expired or evicted. */
