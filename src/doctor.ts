@@ -22,7 +22,6 @@ import {
   qBaseUrl,
 } from "./kiro/endpoints.ts";
 import { silentLogger } from "./log.ts";
-import { describeRedisUrl, probeRedisState } from "./state/redis.ts";
 import { deniedPathLines, gatewayPaths, type PermissionQuery } from "./permissions.ts";
 
 /** How serious a finding is; any `fail` makes doctor exit 1. */
@@ -70,6 +69,8 @@ export async function checkStateStore(
   options: Pick<DoctorOptions, "probeTimeoutMs">,
 ): Promise<Finding[]> {
   if (config.stateUrl === undefined || config.stateSecret === undefined) return [];
+  // Loaded only here: the Redis client adds about 25 MB to a process that does not use it.
+  const { describeRedisUrl, probeRedisState } = await import("./state/redis.ts");
   const where = describeRedisUrl(config.stateUrl);
   const probe = await probeRedisState(
     config.stateUrl,

@@ -5,7 +5,6 @@
  */
 import type { Config } from "../config.ts";
 import { type Logger, silentLogger } from "../log.ts";
-import { openRedisState } from "./redis.ts";
 import { openSqliteState } from "./sqlite.ts";
 import { MemoryState, type StateStore } from "./state.ts";
 
@@ -21,19 +20,21 @@ export interface OpenStateOptions {
  * Opens the store the configuration asks for. Throws (NotCapable, or an SQLite error) when
  * STATE_DIR cannot be created or opened; main.ts turns a permission error into a hint.
  */
-export function openStateStore(
+export async function openStateStore(
   config: Readonly<Config>,
   options: OpenStateOptions = {},
 ): Promise<StateStore> {
-  if (config.demo) return Promise.resolve(new MemoryState(options.now));
+  if (config.demo) return new MemoryState(options.now);
   if (config.stateUrl !== undefined && config.stateSecret !== undefined) {
+    // Loaded only with STATE_URL: the Redis client adds about 25 MB to every process.
+    const { openRedisState } = await import("./redis.ts");
     // The fallback is memory, not STATE_DIR: shared tokens never land on disk unencrypted.
-    return openRedisState({
+    return await openRedisState({
       url: config.stateUrl,
       secret: config.stateSecret,
       fallback: new MemoryState(options.now),
       logger: options.logger ?? silentLogger(),
     });
   }
-  return Promise.resolve(openSqliteState(config.stateDir, options.now));
+  return openSqliteState(config.stateDir, options.now);
 }
