@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { KiroAccess, TokenSource } from "../../src/auth/token_source.ts";
+import type { KiroAccess } from "../../src/auth/token_source.ts";
 import { type Config, defaultConfig } from "../../src/config.ts";
 import { GatewayError } from "../../src/errors.ts";
 import { KiroClient, parseRetryAfter } from "../../src/kiro/client.ts";
@@ -7,36 +7,9 @@ import { Logger, silentLogger } from "../../src/log.ts";
 import { GENERATE_PATH, startFakeKiro } from "../fake_kiro.ts";
 import { textFrame } from "../frames.ts";
 import { within } from "../helpers.ts";
+import { STUB_ARN as ARN, stubTokens } from "./stub_tokens.ts";
 
 const FINGERPRINT = "f".repeat(64);
-const ARN = "arn:aws:codewhisperer:us-east-1:123456789012:profile/TEST";
-
-/** A token source that hands out token-1, token-2, ... one per refresh. */
-function stubTokens() {
-  let generation = 1;
-  const forced: string[] = [];
-  const access = (): KiroAccess => ({
-    accessToken: `token-${generation}`,
-    profileArn: ARN,
-    apiRegion: "us-east-1",
-  });
-  const tokens: TokenSource & { forced: string[] } = {
-    forced,
-    getAccess: () => Promise.resolve(access()),
-    forceRefresh(rejected) {
-      forced.push(rejected);
-      generation++;
-      return Promise.resolve(access());
-    },
-    status: () => ({
-      source: "demo",
-      authType: "kiro_desktop",
-      apiRegion: "us-east-1",
-      ssoRegion: "us-east-1",
-    }),
-  };
-  return tokens;
-}
 
 function makeClient(url: string, overrides: Partial<Config> = {}, logger = silentLogger()) {
   const sleeps: number[] = [];

@@ -1,39 +1,11 @@
 import assert from "node:assert/strict";
-import type { KiroAccess, TokenSource } from "../../src/auth/token_source.ts";
 import { defaultConfig } from "../../src/config.ts";
 import { GatewayError } from "../../src/errors.ts";
 import { KiroClient } from "../../src/kiro/client.ts";
 import { buildMcpSearchBody, KiroWebSearch, parseMcpSearchAnswer } from "../../src/kiro/mcp.ts";
 import { silentLogger } from "../../src/log.ts";
 import { FAILING_QUERY, fakeSearchResults, MCP_PATH, startFakeKiro } from "../fake_kiro.ts";
-
-const ARN = "arn:aws:codewhisperer:us-east-1:123456789012:profile/TEST";
-
-/** Hands out token-1, token-2, ... one per forced refresh; `arn` is the account's profile. */
-function stubTokens(arn = ARN) {
-  let generation = 1;
-  const access = (): KiroAccess => ({
-    accessToken: `token-${generation}`,
-    profileArn: arn,
-    apiRegion: "us-east-1",
-  });
-  const tokens: TokenSource & { forced: string[] } = {
-    forced: [],
-    getAccess: () => Promise.resolve(access()),
-    forceRefresh(rejected) {
-      tokens.forced.push(rejected);
-      generation++;
-      return Promise.resolve(access());
-    },
-    status: () => ({
-      source: "demo",
-      authType: "kiro_desktop",
-      apiRegion: "us-east-1",
-      ssoRegion: "us-east-1",
-    }),
-  };
-  return tokens;
-}
+import { STUB_ARN as ARN, stubTokens } from "./stub_tokens.ts";
 
 function makeSearch(url: string, arn = ARN) {
   const tokens = stubTokens(arn);
