@@ -84,9 +84,6 @@ export const TEXT_PARTS: ReadonlySet<string> = new Set([
   "reasoning_text",
 ]);
 
-/** A content part as accepted. */
-export type ResponsesContentPart = z.infer<typeof contentPart>;
-
 const content = z.union([z.string(), z.array(contentPart)]);
 
 /** Message content: a string or a list of parts. */
@@ -263,9 +260,6 @@ const toolChoice = z.union([
   z.enum(["auto", "none", "required"]),
   z.looseObject({ type: z.string(), name: z.string().nullish() }),
 ]);
-
-/** `tool_choice` as accepted. */
-export type ResponsesToolChoice = z.infer<typeof toolChoice>;
 
 const textFormat = z.looseObject({
   type: z.string(),
