@@ -37,3 +37,46 @@ export function collect<T>(stream: ReadableStream<T>): Promise<T[]> {
 export function streamOf<T>(chunks: Iterable<T>): ReadableStream<T> {
   return ReadableStream.from(chunks);
 }
+
+/** A streamed body read as text while a test watches it arrive: up to a mark, then the rest. */
+export class StreamedText {
+  /** Everything read so far. */
+  text = "";
+  #reader: ReadableStreamDefaultReader<string>;
+
+  constructor(body: ReadableStream<Uint8Array>) {
+    this.#reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  }
+
+  /** Reads until `ready(text)` holds, within 5 s; throws when the body ends first. */
+  async until(ready: (text: string) => boolean, what: string): Promise<string> {
+    const read = async () => {
+      while (!ready(this.text)) {
+        const { done, value } = await this.#reader.read();
+        if (done) throw new Error(`the body ended before ${what}: ${this.text}`);
+        this.text += value;
+      }
+    };
+    await within(read(), 5000, what);
+    return this.text;
+  }
+
+  /** Reads to the end of the body and returns the whole text. */
+  async rest(): Promise<string> {
+    for (;;) {
+      const { done, value } = await this.#reader.read();
+      if (done) return this.text;
+      this.text += value;
+    }
+  }
+
+  /** Reads once more, ignoring the error a client's abort makes it end with. */
+  async settle(): Promise<void> {
+    await this.#reader.read().catch(() => {});
+  }
+
+  /** Cancels the rest of the body, ignoring a failure. */
+  async cancel(): Promise<void> {
+    await this.#reader.cancel().catch(() => {});
+  }
+}

@@ -9,7 +9,7 @@ import {
   type RecordedRequest,
 } from "../fake_kiro.ts";
 import { contextUsageFrame, meteringFrame, textFrame, toolFrames } from "../frames.ts";
-import { within } from "../helpers.ts";
+import { StreamedText, within } from "../helpers.ts";
 import { parseMetrics, valueOf } from "../ops/prometheus_parse.ts";
 import { E2E_ARN, E2E_KEY, startE2eGateway } from "./gateway.ts";
 import { anthropicClient, openAiClient } from "./sdk_clients.ts";
@@ -479,15 +479,10 @@ Deno.test("a client that leaves in the middle of a loop aborts the upstream call
       }),
       signal: abort.signal,
     });
-    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-    let seen = "";
-    while (!seen.includes("Deno 2.9")) {
-      const { value, done } = await within(reader.read(), 5000, "the second round's text");
-      if (done) assert.fail(`stream ended early: ${seen}`);
-      seen += value;
-    }
+    const body = new StreamedText(res.body!);
+    await body.until((text) => text.includes("Deno 2.9"), "the second round's text");
     abort.abort();
-    await reader.cancel().catch(() => {});
+    await body.cancel();
     await within(second!.cancelled, 5000, "the second round's cancellation");
   });
 });

@@ -12,7 +12,7 @@ import { type ErrorKind, GatewayError } from "../../../src/errors.ts";
 import { silentLogger } from "../../../src/log.ts";
 import { MemoryState } from "../../../src/state/state.ts";
 import { createFakeBackend, FAKE_MODELS } from "../../fake_backend.ts";
-import { within } from "../../helpers.ts";
+import { StreamedText, within } from "../../helpers.ts";
 import { startTestGateway, TEST_API_KEY } from "../../test_gateway.ts";
 
 const MODEL = "claude-sonnet-4.5";
@@ -599,24 +599,16 @@ Deno.test("a held stream sends pings and a client disconnect cancels the upstrea
       body: JSON.stringify({ ...HELLO, stream: true }),
     });
     assert.ok(res.body);
-    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-    let text = "";
-    const pings = () => text.split("event: ping\n").length - 1;
-    await within(
-      (async () => {
-        while (pings() < 3) text += (await reader.read()).value ?? "";
-      })(),
-      5000,
+    const body = new StreamedText(res.body);
+    const text = await body.until(
+      (text) => text.split("event: ping\n").length - 1 >= 3,
       "three pings",
     );
     assert.ok(text.includes("text_delta"), "the first event came before the pings");
     backend.release();
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      text += value;
-    }
-    assert.ok(text.endsWith('event: message_stop\ndata: {"type":"message_stop"}\n\n'));
+    assert.ok(
+      (await body.rest()).endsWith('event: message_stop\ndata: {"type":"message_stop"}\n\n'),
+    );
   });
 
   await t.step("a client that leaves mid-stream cancels the backend stream", async () => {
@@ -631,11 +623,10 @@ Deno.test("a held stream sends pings and a client disconnect cancels the upstrea
       signal: abort.signal,
     });
     assert.ok(res.body);
-    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-    let text = "";
-    while (!text.includes("thinking_delta")) text += (await reader.read()).value ?? "";
+    const body = new StreamedText(res.body);
+    await body.until((text) => text.includes("thinking_delta"), "a thinking delta");
     abort.abort();
-    await reader.read().catch(() => {});
+    await body.settle();
     await within(backend.cancelled, 5000, "the backend cancellation");
   });
 });

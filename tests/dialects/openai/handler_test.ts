@@ -8,7 +8,7 @@ import { type ErrorKind, GatewayError } from "../../../src/errors.ts";
 import { silentLogger } from "../../../src/log.ts";
 import { MemoryState } from "../../../src/state/state.ts";
 import { createFakeBackend, type FakeBackend } from "../../fake_backend.ts";
-import { within } from "../../helpers.ts";
+import { StreamedText, within } from "../../helpers.ts";
 import { startTestGateway, TEST_API_KEY, type TestGateway } from "../../test_gateway.ts";
 
 const MODEL = "claude-sonnet-4-5";
@@ -711,16 +711,11 @@ Deno.test("a client that leaves mid-stream cancels the upstream", async () => {
     }),
     signal: controller.signal,
   });
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  while (!seen.includes('"first"')) {
-    const { value, done } = await within(reader.read(), 5000, "first chunk");
-    assert.ok(!done, "stream ended before the held event");
-    seen += value;
-  }
+  const body = new StreamedText(res.body!);
+  const seen = await body.until((text) => text.includes('"first"'), "the held event");
   assert.ok(seen.indexOf('"role":"assistant"') < seen.indexOf('"first"'));
   controller.abort();
-  await reader.cancel().catch(() => {});
+  await body.cancel();
   await within(backend.cancelled, 5000, "upstream cancellation");
 });
 

@@ -8,7 +8,7 @@ import { GatewayError } from "../../../src/errors.ts";
 import { silentLogger } from "../../../src/log.ts";
 import { MemoryState } from "../../../src/state/state.ts";
 import { createFakeBackend, type FakeBackend } from "../../fake_backend.ts";
-import { within } from "../../helpers.ts";
+import { StreamedText, within } from "../../helpers.ts";
 import { startTestGateway, TEST_API_KEY, type TestGateway } from "../../test_gateway.ts";
 
 const MODEL = "claude-sonnet-4-5";
@@ -727,24 +727,14 @@ Deno.test("a held stream repeats response.in_progress and a client disconnect ca
       body: JSON.stringify({ model: MODEL, input: "Hi", stream: true }),
     });
     assert.ok(res.body);
-    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-    let text = "";
-    const repeats = () => text.split("event: response.in_progress\n").length - 1;
-    await within(
-      (async () => {
-        while (repeats() < 4) text += (await reader.read()).value ?? "";
-      })(),
-      5000,
+    const body = new StreamedText(res.body);
+    const text = await body.until(
+      (text) => text.split("event: response.in_progress\n").length - 1 >= 4,
       "three repeated in_progress events",
     );
     assert.ok(text.includes("response.output_text.delta"), "the first delta came first");
     backend.release();
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      text += value;
-    }
-    const events = parseSse(text);
+    const events = parseSse(await body.rest());
     assert.equal(events.at(-1)?.type, "response.completed");
     assert.deepEqual(events.map((event) => event.sequence_number), events.map((_, i) => i));
   });
@@ -761,11 +751,10 @@ Deno.test("a held stream repeats response.in_progress and a client disconnect ca
       signal: abort.signal,
     });
     assert.ok(res.body);
-    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-    let text = "";
-    while (!text.includes("output_text.delta")) text += (await reader.read()).value ?? "";
+    const body = new StreamedText(res.body);
+    await body.until((text) => text.includes("output_text.delta"), "a text delta");
     abort.abort();
-    await reader.read().catch(() => {});
+    await body.settle();
     await within(backend.cancelled, 5000, "the backend cancellation");
   });
 });
