@@ -1,4 +1,5 @@
 /** Shared test helpers: bounded waits, temp folders, stream collection. */
+import assert from "node:assert/strict";
 
 /** Rejects if `promise` does not settle within `ms` (Deno.test has no timeout). */
 export async function within<T>(promise: Promise<T>, ms = 5000, what = "operation"): Promise<T> {
@@ -79,4 +80,36 @@ export class StreamedText {
   async cancel(): Promise<void> {
     await this.#reader.cancel().catch(() => {});
   }
+}
+
+/** What postWebSearch sends. */
+export interface WebSearchPost {
+  /** The gateway's API key (sent as `x-api-key`). */
+  key: string;
+  query: string;
+  maxTokens: number;
+}
+
+/**
+ * Posts to `/v1/messages` a request holding only the web search tool, as Claude Code's search
+ * sub-request does, asserts a 200 and returns the reply's JSON.
+ */
+export async function postWebSearch(
+  gatewayUrl: string,
+  post: WebSearchPost,
+  // deno-lint-ignore no-explicit-any -- tests read the reply's fields directly
+): Promise<any> {
+  const res = await fetch(`${gatewayUrl}/v1/messages`, {
+    method: "POST",
+    headers: { "x-api-key": post.key, "content-type": "application/json" },
+    body: JSON.stringify({
+      model: "claude-sonnet-4.5",
+      max_tokens: post.maxTokens,
+      tools: [{ type: "web_search_20250305", name: "web_search" }],
+      messages: [{ role: "user", content: `Perform a web search for the query: ${post.query}` }],
+    }),
+  });
+  const body = await res.json();
+  assert.equal(res.status, 200, JSON.stringify(body));
+  return body;
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { fakeSearchResults, MCP_PATH } from "../fake_kiro.ts";
-import { tempDir } from "../helpers.ts";
+import { postWebSearch, tempDir } from "../helpers.ts";
 import { POOL_KEY, startFakePool, startPoolGateway, tokenEntries } from "./fake_pool.ts";
 
 Deno.test("web searches use an account's own token and profile, the next one when it fails", async () => {
@@ -31,18 +31,7 @@ Deno.test("web searches use an account's own token and profile, the next one whe
     dir: tmp.path,
     config: { upstream: { api: url, auth: url, management: url, oidc: url, q: url } },
   });
-  const res = await fetch(`${gateway.url}/v1/messages`, {
-    method: "POST",
-    headers: { "x-api-key": POOL_KEY, "content-type": "application/json" },
-    body: JSON.stringify({
-      model: "claude-sonnet-4.5",
-      max_tokens: 100,
-      tools: [{ type: "web_search_20250305", name: "web_search" }],
-      messages: [{ role: "user", content: "Perform a web search for the query: deno" }],
-    }),
-  });
-  const body = await res.json();
-  assert.equal(res.status, 200, JSON.stringify(body));
+  const body = await postWebSearch(gateway.url, { key: POOL_KEY, query: "deno", maxTokens: 100 });
   assert.deepEqual(
     body.content[1].content.map((hit: { url: string }) => hit.url),
     fakeSearchResults("deno").map((hit) => hit.url),

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { GENERATE_PATH, MCP_PATH } from "../fake_kiro.ts";
 import { contextUsageFrame, textFrame } from "../frames.ts";
+import { postWebSearch } from "../helpers.ts";
 import { E2E_KEY, startE2eGateway } from "./gateway.ts";
 import { openAiClient } from "./sdk_clients.ts";
 
@@ -46,18 +47,7 @@ Deno.test("VPN_PROXY_URL carries every Kiro call: refresh and chat", async () =>
 Deno.test("VPN_PROXY_URL carries web searches (the MCP call) too", async () => {
   await using proxy = startForwardProxy();
   await using gw = await startE2eGateway({ proxyUrl: proxy.url });
-  const res = await fetch(`${gw.url}/v1/messages`, {
-    method: "POST",
-    headers: { "x-api-key": E2E_KEY, "content-type": "application/json" },
-    body: JSON.stringify({
-      model: "claude-sonnet-4.5",
-      max_tokens: 100,
-      tools: [{ type: "web_search_20250305", name: "web_search" }],
-      messages: [{ role: "user", content: "Perform a web search for the query: proxies" }],
-    }),
-  });
-  const body = await res.json();
-  assert.equal(res.status, 200, JSON.stringify(body));
+  const body = await postWebSearch(gw.url, { key: E2E_KEY, query: "proxies", maxTokens: 100 });
   assert.equal(body.content[1].content.length, 2);
   assert.ok(proxy.seen.includes(`POST ${gw.kiro.url}${MCP_PATH}`), proxy.seen.join());
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { tempDir } from "../helpers.ts";
+import { postWebSearch, tempDir } from "../helpers.ts";
 import { exampleArguments, readDemoRequest } from "../../src/demo.ts";
 import { emptySandbox, spawnGateway } from "./gateway_process.ts";
 
@@ -58,18 +58,7 @@ Deno.test("--demo serves both dialects without Kiro credentials", async (t) => {
     assert.match(text, /event: message_stop/);
   });
   await t.step("a web search answered by the demo's own MCP stand-in", async () => {
-    const res = await fetch(`${url}/v1/messages`, {
-      method: "POST",
-      headers: { "x-api-key": API_KEY, "content-type": "application/json" },
-      body: JSON.stringify({
-        model: "claude-sonnet-4.5",
-        max_tokens: 1000,
-        tools: [{ type: "web_search_20250305", name: "web_search" }],
-        messages: [{ role: "user", content: "Perform a web search for the query: deno" }],
-      }),
-    });
-    const body = await res.json();
-    assert.equal(res.status, 200, JSON.stringify(body));
+    const body = await postWebSearch(url, { key: API_KEY, query: "deno", maxTokens: 1000 });
     assert.equal(body.content[1].type, "web_search_tool_result");
     assert.match(body.content[1].content[0].title, /^\[demo\] A scripted result for "deno"/);
   });
