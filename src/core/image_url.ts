@@ -2,19 +2,19 @@
  * The `image_url` of an OpenAI content part (chat or Responses) to a ChatImage: both OpenAI
  * dialects read it the same way and report failures in the same words.
  */
-import type { ImageUrlFetch } from "../config.ts";
+import type { Config } from "../config.ts";
 import { GatewayError } from "../errors.ts";
 import type { ChatImage } from "./chat.ts";
 import { fetchImage, type ImageFetcher, parseDataUrl } from "./images.ts";
 
-/** Options of readImageUrl. */
+/** Options of readImageUrl: the part of each OpenAI dialect's toChatRequest options it uses. */
 export interface ReadImageUrlOptions {
-  /** Which hosts may be fetched (IMAGE_URL_FETCH). */
-  policy: ImageUrlFetch;
+  /** IMAGE_URL_FETCH: which hosts may be fetched. */
+  config: Pick<Config, "imageUrlFetch">;
   /** The client's request signal: leaving cancels the fetch. */
   signal?: AbortSignal;
   /** Makes the HTTP requests of the fetch instead of `fetch` (tests). */
-  fetch?: ImageFetcher;
+  fetchImage?: ImageFetcher;
 }
 
 /**
@@ -46,8 +46,8 @@ export async function readImageUrl(
   }
   try {
     return await fetchImage(url, options.signal ?? new AbortController().signal, {
-      policy: options.policy,
-      fetch: options.fetch,
+      policy: options.config.imageUrlFetch,
+      fetch: options.fetchImage,
     });
   } catch (err) {
     throw new GatewayError(

@@ -27,7 +27,7 @@ import {
   type ToolChoice,
   type ToolDefinition,
 } from "../../core/chat.ts";
-import { readImageUrl, type ReadImageUrlOptions } from "../../core/image_url.ts";
+import { readImageUrl } from "../../core/image_url.ts";
 import type { ImageFetcher } from "../../core/images.ts";
 import { thinkingFromEffort } from "../../core/thinking_budget.ts";
 import { toToolArguments } from "../../core/tool_args.ts";
@@ -60,7 +60,6 @@ export async function toChatRequest(
   body: ChatCompletionsBody,
   options: ToChatRequestOptions,
 ): Promise<ChatRequest> {
-  const images = new ImageReader(options);
   const systemParts: string[] = [];
   const messages: ChatMessage[] = [];
   let toolTurn: ChatMessage | undefined;
@@ -73,7 +72,7 @@ export async function toChatRequest(
         content: textOf(message.content),
         isError: false,
       });
-      toolTurn.images.push(...await images.read(message.content, `${path}.content`));
+      toolTurn.images.push(...await readImages(message.content, `${path}.content`, options));
       continue;
     }
     if (toolTurn) messages.push(toolTurn);
@@ -82,7 +81,7 @@ export async function toChatRequest(
       const text = textOf(message.content);
       if (text !== "") systemParts.push(text);
     } else if (message.role === "user") {
-      messages.push(await toUserMessage(message, path, images));
+      messages.push(await toUserMessage(message, path, options));
     } else {
       messages.push(toAssistantMessage(message));
     }
@@ -149,11 +148,11 @@ function toToolChoice(choice: unknown): ToolChoice | undefined {
 async function toUserMessage(
   message: OpenAiMessage,
   path: string,
-  images: ImageReader,
+  options: ToChatRequestOptions,
 ): Promise<ChatMessage> {
   const user = emptyMessage("user");
   user.text = textOf(message.content);
-  user.images = await images.read(message.content, `${path}.content`);
+  user.images = await readImages(message.content, `${path}.content`, options);
   // Anthropic-style tool_result parts inside a user message (spec §7.4 step 4).
   for (const [partIndex, part] of partsOf(message.content).entries()) {
     if (typeof part === "string" || part.type !== "tool_result") continue;
@@ -163,7 +162,7 @@ async function toUserMessage(
       isError: part.is_error ?? false,
     });
     const nested = `${path}.content.${partIndex}.content`;
-    user.images.push(...await images.read(part.content as OpenAiContent, nested));
+    user.images.push(...await readImages(part.content as OpenAiContent, nested, options));
   }
   return user;
 }
@@ -224,28 +223,20 @@ export function textOf(content: OpenAiContent): string {
   return text;
 }
 
-/** Collects the images of content parts, fetching URLs under the configured policy. */
-class ImageReader {
-  #options: ReadImageUrlOptions;
-
-  constructor(options: ToChatRequestOptions) {
-    this.#options = {
-      policy: options.config.imageUrlFetch,
-      signal: options.signal,
-      fetch: options.fetchImage,
-    };
+/** The images of content parts, URLs fetched under the configured policy. */
+async function readImages(
+  content: OpenAiContent,
+  path: string,
+  options: ToChatRequestOptions,
+): Promise<ChatImage[]> {
+  if (!Array.isArray(content)) return [];
+  const images: ChatImage[] = [];
+  for (const [index, part] of content.entries()) {
+    if (typeof part === "string" || part.type !== "image_url" || !part.image_url) continue;
+    const url = typeof part.image_url === "string" ? part.image_url : part.image_url.url;
+    const param = `${path}.${index}.image_url${typeof part.image_url === "string" ? "" : ".url"}`;
+    const image = await readImageUrl(url.trim(), param, options);
+    if (image) images.push(image);
   }
-
-  async read(content: OpenAiContent, path: string): Promise<ChatImage[]> {
-    if (!Array.isArray(content)) return [];
-    const images: ChatImage[] = [];
-    for (const [index, part] of content.entries()) {
-      if (typeof part === "string" || part.type !== "image_url" || !part.image_url) continue;
-      const url = typeof part.image_url === "string" ? part.image_url : part.image_url.url;
-      const param = `${path}.${index}.image_url${typeof part.image_url === "string" ? "" : ".url"}`;
-      const image = await readImageUrl(url.trim(), param, this.#options);
-      if (image) images.push(image);
-    }
-    return images;
-  }
+  return images;
 }

@@ -42,7 +42,7 @@ import {
   type ToolDefinition,
   type WebSearchSettings,
 } from "../../core/chat.ts";
-import { readImageUrl, type ReadImageUrlOptions } from "../../core/image_url.ts";
+import { readImageUrl } from "../../core/image_url.ts";
 import type { ImageFetcher } from "../../core/images.ts";
 import { fromClientRedacted, fromClientSignature } from "../../core/signatures.ts";
 import { thinkingFromEffort } from "../../core/thinking_budget.ts";
@@ -119,7 +119,6 @@ export async function toChatRequest(
     : body.input ?? [];
   const history = options.history ?? [];
   const items = [...history, ...own];
-  const images = new ImageReader(options);
   const system: string[] = body.instructions ? [body.instructions] : [];
   const messages: ChatMessage[] = [];
   /** Signed reasoning of a reasoning item, for the assistant turn that follows it. */
@@ -149,7 +148,7 @@ export async function toChatRequest(
         }
         const user = turn("user");
         appendText(user, text);
-        user.images.push(...await images.read(message.content, `${path}.content`));
+        user.images.push(...await readImages(message.content, `${path}.content`, options));
         break;
       }
       case "function_call": {
@@ -188,7 +187,7 @@ export async function toChatRequest(
           content: outputText(output.output),
           isError: false,
         });
-        user.images.push(...await images.read(output.output, `${path}.output`));
+        user.images.push(...await readImages(output.output, `${path}.output`, options));
         break;
       }
       case "web_search_call": {
@@ -405,30 +404,18 @@ function toToolChoice(choice: ResponsesBody["tool_choice"]): ToolChoice | undefi
   return undefined;
 }
 
-/** Collects the images of content parts, fetching URLs under the configured policy. */
-class ImageReader {
-  #options: ReadImageUrlOptions;
-
-  constructor(options: ToChatRequestOptions) {
-    this.#options = {
-      policy: options.config.imageUrlFetch,
-      signal: options.signal,
-      fetch: options.fetchImage,
-    };
+/** The images of content parts, URLs fetched under the configured policy. */
+async function readImages(
+  content: ResponsesContent | null | undefined,
+  path: string,
+  options: ToChatRequestOptions,
+): Promise<ChatImage[]> {
+  if (!Array.isArray(content)) return [];
+  const images: ChatImage[] = [];
+  for (const [index, part] of content.entries()) {
+    if (part.type !== "input_image" || typeof part.image_url !== "string") continue;
+    const image = await readImageUrl(part.image_url.trim(), `${path}.${index}.image_url`, options);
+    if (image) images.push(image);
   }
-
-  async read(content: ResponsesContent | null | undefined, path: string): Promise<ChatImage[]> {
-    if (!Array.isArray(content)) return [];
-    const images: ChatImage[] = [];
-    for (const [index, part] of content.entries()) {
-      if (part.type !== "input_image" || typeof part.image_url !== "string") continue;
-      const image = await readImageUrl(
-        part.image_url.trim(),
-        `${path}.${index}.image_url`,
-        this.#options,
-      );
-      if (image) images.push(image);
-    }
-    return images;
-  }
+  return images;
 }
