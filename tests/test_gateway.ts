@@ -1,7 +1,7 @@
 /** Starts the real request handler on 127.0.0.1:0 with injected dependencies. */
 import { type Config, defaultConfig } from "../src/config.ts";
-import type { ChatBackend } from "../src/core/backend.ts";
-import { Logger } from "../src/log.ts";
+import type { ChatBackend, HandlerDeps } from "../src/core/backend.ts";
+import { Logger, silentLogger } from "../src/log.ts";
 import { createHandler, type ServerDeps } from "../src/server.ts";
 import { MemoryState } from "../src/state/state.ts";
 
@@ -63,5 +63,20 @@ export function startTestGateway(options: TestGatewayOptions): TestGateway {
     async [Symbol.asyncDispose]() {
       await server.shutdown();
     },
+  };
+}
+
+/**
+ * Dependencies for calling one dialect's handler directly: default config (no API key), a silent
+ * logger, the clock at 0 and all-zero ids.
+ */
+export function fixedHandlerDeps(backend: ChatBackend): HandlerDeps {
+  return {
+    config: defaultConfig(),
+    logger: silentLogger(),
+    backend,
+    now: () => 0,
+    randomHex: (bytes) => "0".repeat(bytes * 2),
+    state: new MemoryState(),
   };
 }

@@ -1,19 +1,15 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import Anthropic from "@anthropic-ai/sdk";
-import { defaultConfig } from "../../../src/config.ts";
-import type { HandlerDeps } from "../../../src/core/backend.ts";
 import type { ChatEvent } from "../../../src/core/chat.ts";
 import { estimateInputTokens } from "../../../src/core/estimate.ts";
 import { MAX_BODY_BYTES } from "../../../src/core/http_body.ts";
 import { TokenCounter } from "../../../src/core/tokens.ts";
 import { respondToMessages } from "../../../src/dialects/anthropic/handler.ts";
 import { type ErrorKind, GatewayError } from "../../../src/errors.ts";
-import { silentLogger } from "../../../src/log.ts";
-import { MemoryState } from "../../../src/state/state.ts";
 import { createFakeBackend, FAKE_MODELS } from "../../fake_backend.ts";
 import { StreamedText, within } from "../../helpers.ts";
-import { startTestGateway, TEST_API_KEY } from "../../test_gateway.ts";
+import { fixedHandlerDeps, startTestGateway, TEST_API_KEY } from "../../test_gateway.ts";
 
 const MODEL = "claude-sonnet-4.5";
 
@@ -582,14 +578,7 @@ Deno.test("a held stream sends pings and a client disconnect cancels the upstrea
       ],
       holdAfter: 1,
     });
-    const deps: HandlerDeps = {
-      config: defaultConfig(),
-      logger: silentLogger(),
-      backend,
-      now: () => 0,
-      randomHex: (bytes) => "0".repeat(bytes * 2),
-      state: new MemoryState(),
-    };
+    const deps = fixedHandlerDeps(backend);
     await using server = Deno.serve(
       { hostname: "127.0.0.1", port: 0, onListen() {} },
       (req) => respondToMessages(req, deps, { pingIntervalMs: 1 }),

@@ -1,15 +1,17 @@
 import assert from "node:assert/strict";
 import OpenAI from "openai";
-import type { HandlerDeps } from "../../../src/core/backend.ts";
 import type { ChatEvent, StopReason } from "../../../src/core/chat.ts";
-import { defaultConfig } from "../../../src/config.ts";
 import { respondToResponses } from "../../../src/dialects/responses/handler.ts";
 import { GatewayError } from "../../../src/errors.ts";
-import { silentLogger } from "../../../src/log.ts";
 import { MemoryState } from "../../../src/state/state.ts";
 import { createFakeBackend, type FakeBackend } from "../../fake_backend.ts";
 import { StreamedText, within } from "../../helpers.ts";
-import { startTestGateway, TEST_API_KEY, type TestGateway } from "../../test_gateway.ts";
+import {
+  fixedHandlerDeps,
+  startTestGateway,
+  TEST_API_KEY,
+  type TestGateway,
+} from "../../test_gateway.ts";
 
 const MODEL = "claude-sonnet-4-5";
 const USAGE = { inputTokens: 42, outputTokens: 7 };
@@ -710,14 +712,7 @@ Deno.test("a held stream repeats response.in_progress and a client disconnect ca
   await t.step("in_progress repeats while the backend is silent", async () => {
     const backend = createFakeBackend();
     backend.script({ events: [{ type: "text", text: "Hi" }, end()], holdAfter: 1 });
-    const deps: HandlerDeps = {
-      config: defaultConfig(),
-      logger: silentLogger(),
-      backend,
-      now: () => 0,
-      randomHex: (bytes) => "0".repeat(bytes * 2),
-      state: new MemoryState(),
-    };
+    const deps = fixedHandlerDeps(backend);
     await using server = Deno.serve(
       { hostname: "127.0.0.1", port: 0, onListen() {} },
       (req) => respondToResponses(req, deps, { keepAliveIntervalMs: 1 }),
