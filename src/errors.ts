@@ -106,3 +106,8 @@ export function toGatewayError(err: unknown): GatewayError {
   if (err instanceof GatewayError) return err;
   return new GatewayError("internal", "Internal gateway error", { cause: err });
 }
+
+/** `text` cut to its first 200 characters (and an ellipsis), to quote it in an error message. */
+export function shortenForMessage(text: string): string {
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}

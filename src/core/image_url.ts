@@ -3,7 +3,7 @@
  * dialects read it the same way and report failures in the same words.
  */
 import type { Config } from "../config.ts";
-import { GatewayError } from "../errors.ts";
+import { GatewayError, shortenForMessage } from "../errors.ts";
 import type { ChatImage } from "./chat.ts";
 import { fetchImage, type ImageFetcher, parseDataUrl } from "./images.ts";
 
@@ -40,7 +40,7 @@ export async function readImageUrl(
   if (!/^https?:\/\//i.test(url)) {
     throw new GatewayError(
       "invalid_request",
-      `Invalid image in ${param}: expected a data: or http(s) URL, got "${shorten(url)}"`,
+      `Invalid image in ${param}: expected a data: or http(s) URL, got "${shortenForMessage(url)}"`,
       { param },
     );
   }
@@ -52,12 +52,8 @@ export async function readImageUrl(
   } catch (err) {
     throw new GatewayError(
       "invalid_request",
-      `Cannot fetch image "${shorten(url)}": ${(err as Error).message}`,
+      `Cannot fetch image "${shortenForMessage(url)}": ${(err as Error).message}`,
       { param, cause: err },
     );
   }
-}
-
-function shorten(url: string): string {
-  return url.length > 200 ? `${url.slice(0, 200)}…` : url;
 }

@@ -6,7 +6,7 @@
 import { z } from "zod";
 import type { WebSearchHit } from "../core/chat.ts";
 import type { WebSearcher } from "../core/web_search.ts";
-import { GatewayError } from "../errors.ts";
+import { GatewayError, shortenForMessage } from "../errors.ts";
 
 /** What a WebSearch needs: something that POSTs MCP bodies for the chosen account. */
 export interface McpCaller {
@@ -88,7 +88,10 @@ export function parseMcpSearchAnswer(text: string): WebSearchHit[] {
   }
   const inner = result?.content.find((part) => typeof part.text === "string")?.text;
   if (result?.isError) {
-    throw new GatewayError("upstream", `Kiro web search failed: ${shorten(inner ?? "no detail")}`);
+    throw new GatewayError(
+      "upstream",
+      `Kiro web search failed: ${shortenForMessage(inner ?? "no detail")}`,
+    );
   }
   if (inner === undefined) throw unreadable("answer", "no text content");
   const search = SearchPayload.safeParse(parseJson(inner, "result"));
@@ -97,7 +100,7 @@ export function parseMcpSearchAnswer(text: string): WebSearchHit[] {
     const detail = typeof search.data.error === "string"
       ? search.data.error
       : JSON.stringify(search.data.error);
-    throw new GatewayError("upstream", `Kiro web search failed: ${shorten(detail)}`);
+    throw new GatewayError("upstream", `Kiro web search failed: ${shortenForMessage(detail)}`);
   }
   return (search.data.results ?? []).slice(0, MAX_RESULTS).map((hit) => {
     const out: WebSearchHit = {
@@ -116,16 +119,12 @@ function parseJson(text: string, what: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    throw unreadable(what, `not JSON: ${shorten(text)}`);
+    throw unreadable(what, `not JSON: ${shortenForMessage(text)}`);
   }
 }
 
 function unreadable(what: string, detail = "unexpected shape"): GatewayError {
   return new GatewayError("upstream_protocol", `Cannot read Kiro web search ${what}: ${detail}`);
-}
-
-function shorten(text: string): string {
-  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }
 
 function randomAlnum(length: number): string {
