@@ -101,22 +101,28 @@ export async function limitRequestBody(req: Request, limits: BodyLimits): Promis
     await req.body.cancel().catch(() => {});
     throw bodyTooLarge(maxBytes);
   }
-  const limited = req.body.pipeThrough(new BodyLimitStream(maxBytes));
-  return new Request(req, { body: withDeadline(limited, limits.timeoutMs ?? BODY_TIMEOUT_MS) });
+  return new Request(req, {
+    body: limitedBody(req.body, maxBytes, limits.timeoutMs ?? BODY_TIMEOUT_MS),
+  });
 }
 
 /**
- * Passes `body` on; once read, it must end within `timeoutMs` or it errors with bodyTimedOut
- * and `body` is cancelled. The clock starts at the first read, so a body nobody reads (a
- * request refused before its body) holds no timer.
+ * Passes `body` on, read only when read itself. More than `maxBytes` errors it with
+ * bodyTooLarge and cancels `body`, so nothing past the cap is buffered; once read, it must end
+ * within `timeoutMs` or it errors with bodyTimedOut and `body` is cancelled. The clock starts
+ * at the first read, so a body nobody reads (a request refused before its body) holds no
+ * timer. One stream does both (a pipe through BodyLimitStream and a second stream for the
+ * deadline cost about twice as much per request).
  */
-function withDeadline(
+function limitedBody(
   body: ReadableStream<Uint8Array>,
+  maxBytes: number,
   timeoutMs: number,
 ): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let expired = false;
+  let total = 0;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       timer ??= setTimeout(() => {
@@ -134,9 +140,15 @@ function withDeadline(
       if (result.done) {
         clearTimeout(timer);
         controller.close();
-      } else {
-        controller.enqueue(result.value);
+        return;
       }
+      total += result.value.byteLength;
+      if (total > maxBytes) {
+        clearTimeout(timer);
+        reader.cancel(bodyTooLarge(maxBytes)).catch(() => {});
+        throw bodyTooLarge(maxBytes);
+      }
+      controller.enqueue(result.value);
     },
     cancel(reason) {
       clearTimeout(timer);
