@@ -12,6 +12,57 @@ export interface PipeToEventsOptions {
   onEvent?: (event: ChatEvent) => void;
 }
 
+/** Where a stream made by sourceStream keeps its plain source (see plainSource). */
+const SOURCE = Symbol("plain source");
+
+/** Values pulled one at a time: a promise per value instead of a stream's machinery. */
+export interface PlainSource<T> {
+  /** The next value, or undefined at the end; rejects with the source's failure. */
+  next(): Promise<T | undefined>;
+  /** Stops reading and cancels what the values come from. */
+  cancel(reason?: unknown): Promise<void>;
+}
+
+/** A stream that pipeToEvents may read through its plain source instead. */
+type WithSource<T> = ReadableStream<T> & { [SOURCE]?: () => PlainSource<T> | undefined };
+
+/**
+ * A stream over `source` (pulled only when read; a rejection errors the stream; cancelling
+ * it cancels the source) whose reader may also take `source` itself, one hop fewer per value,
+ * as long as nobody has locked the stream.
+ */
+export function sourceStream<T>(source: PlainSource<T>): ReadableStream<T> {
+  const stream: WithSource<T> = new ReadableStream<T>({
+    async pull(controller) {
+      const value = await source.next();
+      if (value === undefined) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel: (reason) => source.cancel(reason),
+  }, { highWaterMark: 0 });
+  stream[SOURCE] = () => {
+    if (stream.locked) return undefined;
+    // Lock the stream, so the source has one reader only.
+    stream.getReader();
+    return source;
+  };
+  return stream;
+}
+
+/** The values of `stream`: its plain source when it has one and is not locked, else a reader's. Locks `stream`. */
+function plainSource<T>(stream: ReadableStream<T>): PlainSource<T> {
+  const own = (stream as WithSource<T>)[SOURCE]?.();
+  if (own) return own;
+  const reader = stream.getReader();
+  return {
+    async next() {
+      const result = await reader.read();
+      return result.done ? undefined : result.value;
+    },
+    cancel: (reason) => reader.cancel(reason),
+  };
+}
+
 /** Where a stream of events keeps the batch view of its source (see eventBatches). */
 const BATCHES = Symbol("chat event batches");
 
@@ -43,7 +94,7 @@ export function pipeToEvents<I>(
   steps: Transformer<I, ChatEvent>,
   options: PipeToEventsOptions = {},
 ): ReadableStream<ChatEvent> {
-  const reader = source.getReader();
+  const reader = plainSource(source);
   const { onEvent } = options;
   let batch: ChatEvent[] = [];
   let closed = false;
@@ -74,21 +125,21 @@ export function pipeToEvents<I>(
    */
   const next = async (): Promise<ChatEvent[] | undefined> => {
     while (batch.length === 0 && !closed) {
-      let result: ReadableStreamReadResult<I>;
+      let value: I | undefined;
       try {
-        result = await reader.read();
+        value = await reader.next();
       } catch (err) {
         fail(err);
         break;
       }
       try {
-        if (result.done) {
+        if (value === undefined) {
           void steps.flush?.(controller);
           closed = true;
         } else if (steps.transform) {
-          void steps.transform(result.value, controller);
+          void steps.transform(value, controller);
         } else {
-          hand(result.value as unknown as ChatEvent);
+          hand(value as unknown as ChatEvent);
         }
       } catch (err) {
         await reader.cancel(err).catch(() => {});

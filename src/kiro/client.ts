@@ -10,6 +10,7 @@ import { GatewayError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { KiroAccess, TokenSource } from "../auth/token_source.ts";
 import { readBodyCapped } from "../core/http_body.ts";
+import { sourceStream } from "../core/streams.ts";
 import { apiBaseUrl, kiroUserAgents, qBaseUrl } from "./endpoints.ts";
 import { upstreamError } from "./upstream_errors.ts";
 
@@ -356,7 +357,8 @@ function bodyStream(
   let readStartedAt = -1;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let finished = false;
-  let output: ReadableStreamDefaultController<Uint8Array>;
+  /** Why the stream failed while a read waited (the idle timeout), thrown by that read. */
+  let failure: GatewayError | undefined;
   const stopTimer = () => {
     clearTimeout(timer);
     timer = undefined;
@@ -370,25 +372,26 @@ function bodyStream(
       return;
     }
     finished = true;
-    output.error(
-      new GatewayError(
-        "upstream_timeout",
-        `Kiro stopped sending for ${
-          idleTimeoutMs / 1000
-        } s in the middle of the answer (STREAMING_READ_TIMEOUT)`,
-      ),
+    failure = new GatewayError(
+      "upstream_timeout",
+      `Kiro stopped sending for ${
+        idleTimeoutMs / 1000
+      } s in the middle of the answer (STREAMING_READ_TIMEOUT)`,
     );
+    // Ends the waiting read, which then throws `failure`.
     reader.cancel().catch(() => {});
   };
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      output = controller;
-    },
-    async pull(controller) {
+  // A plain source: pipeToEvents reads it without a stream hop per chunk.
+  return sourceStream<Uint8Array>({
+    async next() {
       if (pending) {
-        controller.enqueue(pending);
+        const chunk = pending;
         pending = undefined;
-        return;
+        return chunk;
+      }
+      if (finished) {
+        if (failure) throw failure;
+        return undefined;
       }
       readStartedAt = performance.now();
       timer ??= setTimeout(onTimer, idleTimeoutMs);
@@ -396,29 +399,31 @@ function bodyStream(
       try {
         chunk = await reader.read();
       } catch (err) {
-        if (finished) return;
+        if (failure) throw failure;
+        if (finished) return undefined; // cancelled while the read waited
         finished = true;
         stopTimer();
-        controller.error(networkError(err));
-        return;
+        throw networkError(err);
       } finally {
         readStartedAt = -1;
       }
-      if (finished) return; // timed out while the read waited
+      if (finished) {
+        // Timed out or cancelled while the read waited.
+        if (failure) throw failure;
+        return undefined;
+      }
       if (chunk === undefined) {
         finished = true;
         stopTimer();
-        controller.close();
-      } else {
-        controller.enqueue(chunk);
       }
+      return chunk;
     },
     cancel(reason) {
       finished = true;
       stopTimer();
       return reader.cancel(reason);
     },
-  }, { highWaterMark: 0 });
+  });
 }
 
 function abortError(signal: AbortSignal): unknown {
