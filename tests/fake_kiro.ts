@@ -108,6 +108,8 @@ export interface FakeKiro extends AsyncDisposable {
   url: string;
   /** Every request received, in order. */
   requests: RecordedRequest[];
+  /** The requests received for `path`, in order. */
+  requestsTo(path: string): RecordedRequest[];
   /** Queues replies for the next POST /generateAssistantResponse calls, one each. */
   replay(...replies: FakeReplyScript[]): ReplayHandle[];
   /** Serves `method path` with `handler`. */
@@ -210,6 +212,7 @@ export function startFakeKiro(): Promise<FakeKiro> {
   return Promise.resolve({
     url: `http://127.0.0.1:${server.addr.port}`,
     requests,
+    requestsTo: (path) => requests.filter((r) => r.path === path),
     replay(...replies) {
       return replies.map((reply) => {
         const queued = newQueued(reply);

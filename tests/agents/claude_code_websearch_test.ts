@@ -59,7 +59,7 @@ Deno.test({
     );
     assert.ok(search, "Claude Code sent a search sub-request");
     assert.equal(search.status, 200, search.error);
-    const mcp = rig.kiro.requests.filter((r) => r.path === MCP_PATH);
+    const mcp = rig.kiro.requestsTo(MCP_PATH);
     assert.equal(mcp.length, 1);
     assert.deepEqual(
       (mcp[0]!.body as { params: { arguments: unknown } }).params.arguments,

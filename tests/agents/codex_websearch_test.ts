@@ -52,7 +52,7 @@ Deno.test({
     assert.equal(search.query, QUERY);
     const answer = items.findLast((item) => item.type === "agent_message");
     assert.equal(answer?.text, "Deno 2 LTS it is.", result.stdout);
-    const mcp = rig.kiro.requests.filter((r) => r.path === MCP_PATH);
+    const mcp = rig.kiro.requestsTo(MCP_PATH);
     assert.equal(mcp.length, 1);
     const last = JSON.stringify(generateRequests(rig).at(-1));
     assert.ok(last.includes(fakeSearchResults(QUERY)[0]!.url), "the results reached the model");

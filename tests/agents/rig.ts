@@ -244,7 +244,7 @@ function assertClean(exchanges: ClientExchange[], kiro: FakeKiro, outside: strin
     [],
     "every request the agent sent was answered 2xx",
   );
-  for (const request of kiro.requests.filter((r) => r.path === GENERATE_PATH)) {
+  for (const request of kiro.requestsTo(GENERATE_PATH)) {
     assert.deepEqual(lintKiroPayload(request.body as KiroPayload), [], "upstream lint");
   }
 }
@@ -336,7 +336,7 @@ export function jsonLines<T = Record<string, unknown>>(stdout: string): T[] {
 
 /** The model requests (generateAssistantResponse) the rig's fake Kiro got, in order. */
 export function generateRequests(rig: AgentRig): RecordedRequest[] {
-  return rig.kiro.requests.filter((r) => r.path === GENERATE_PATH);
+  return rig.kiro.requestsTo(GENERATE_PATH);
 }
 
 /**

@@ -180,7 +180,7 @@ Deno.test("Anthropic SDK: a dead refresh token asks the user to log in again", a
   }).catch((e) => e);
   assert.ok(err instanceof Anthropic.AuthenticationError, String(err));
   assert.match(err.message, /sign in to Kiro again/);
-  assert.equal(gw.kiro.requests.filter((r) => r.path === GENERATE_PATH).length, 0);
+  assert.equal(gw.kiro.requestsTo(GENERATE_PATH).length, 0);
 });
 
 Deno.test("Anthropic SDK: a client that leaves mid-stream cancels the Kiro call", async () => {

@@ -255,9 +255,7 @@ Deno.test("OpenAI SDK: a 403 refreshes the token and the retry succeeds unnotice
   });
   assert.equal(reply.choices[0]!.message.content, "Fine.");
   assert.deepEqual(gw.issuedTokens, ["access-1", "access-2"]);
-  const auths = gw.kiro.requests.filter((r) => r.path === GENERATE_PATH).map((r) =>
-    r.headers["authorization"]
-  );
+  const auths = gw.kiro.requestsTo(GENERATE_PATH).map((r) => r.headers["authorization"]);
   assert.deepEqual(auths, ["Bearer access-1", "Bearer access-2"]);
 });
 
@@ -270,7 +268,7 @@ Deno.test("OpenAI SDK: errors before the stream come in OpenAI's shape", async (
     }).catch((e) => e);
     assert.ok(err instanceof OpenAI.BadRequestError, String(err));
     assert.equal(err.code, "context_length_exceeded");
-    assert.equal(gw.kiro.requests.filter((r) => r.path === GENERATE_PATH).length, 0);
+    assert.equal(gw.kiro.requestsTo(GENERATE_PATH).length, 0);
   });
   await t.step("Kiro's 400 keeps its reason", async () => {
     await using gw = await startE2eGateway();
@@ -307,7 +305,7 @@ Deno.test("OpenAI SDK: 20 concurrent streams through the whole pipeline do not m
     }),
   );
   assert.deepEqual(texts, Array(count).fill("ok"));
-  const sent = gw.kiro.requests.filter((r) => r.path === GENERATE_PATH).map((r) =>
+  const sent = gw.kiro.requestsTo(GENERATE_PATH).map((r) =>
     String((r.body as KiroPayloadView).conversationState.currentMessage.userInputMessage.content)
   );
   const numbers = sent.map((text) => Number(text.match(/request (\d+)$/)?.[1]));

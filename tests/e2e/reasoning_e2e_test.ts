@@ -145,7 +145,7 @@ Deno.test("OpenAI SDK: a rejected native field falls back to tags, once per mode
   const remembered = await nextPayload(gw.kiro);
   assert.equal(remembered.additionalModelRequestFields, undefined, "not asked natively again");
   assert.equal(
-    gw.kiro.requests.filter((r) => r.path === GENERATE_PATH).length,
+    gw.kiro.requestsTo(GENERATE_PATH).length,
     3,
     "one rejected call, one retry, then straight to tags",
   );

@@ -204,7 +204,7 @@ Deno.test("Responses: an oversized conversation is 400 context_length_exceeded b
   }).catch((e) => e);
   assert.ok(err instanceof OpenAI.BadRequestError, String(err));
   assert.equal(err.code, "context_length_exceeded");
-  assert.equal(gw.kiro.requests.filter((r) => r.path === GENERATE_PATH).length, 0);
+  assert.equal(gw.kiro.requestsTo(GENERATE_PATH).length, 0);
 });
 
 Deno.test("Responses: a client that leaves mid-stream cancels the Kiro call", async () => {

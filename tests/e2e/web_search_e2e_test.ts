@@ -136,8 +136,8 @@ Deno.test("Claude Code's WebSearch request is answered from Kiro MCP without cal
       assert.ok(message.usage.output_tokens > 0);
     });
   }
-  assert.equal(gw.kiro.requests.filter((r) => r.path === GENERATE_PATH).length, 0);
-  const searches = gw.kiro.requests.filter((r) => r.path === MCP_PATH);
+  assert.equal(gw.kiro.requestsTo(GENERATE_PATH).length, 0);
+  const searches = gw.kiro.requestsTo(MCP_PATH);
   assert.equal(searches.length, 2);
   for (const search of searches) {
     assert.equal(search.headers["x-amzn-kiro-profile-arn"], E2E_ARN);
@@ -459,7 +459,7 @@ Deno.test("a client that leaves in the middle of a loop aborts the upstream call
     await stream.done().catch(() => {});
     await within(held.aborted, 5000, "the MCP call's abort");
     release.resolve();
-    assert.equal(gw.kiro.requests.filter((r) => r.path === GENERATE_PATH).length, 1);
+    assert.equal(gw.kiro.requestsTo(GENERATE_PATH).length, 1);
   });
   await t.step("during the next round: that Kiro stream is cancelled", async () => {
     await using gw = await startE2eGateway({ fakeReasoning: false });
@@ -589,7 +589,7 @@ Deno.test("Responses: with WEB_SEARCH=off Codex's web_search tool is left out, n
   });
   assert.equal(response.output_text, "Hi.");
   assert.deepEqual(toolNamesOf(await gw.kiro.nextRequest(GENERATE_PATH)), ["shell"]);
-  assert.equal(gw.kiro.requests.filter((r) => r.path === MCP_PATH).length, 0);
+  assert.equal(gw.kiro.requestsTo(MCP_PATH).length, 0);
 });
 
 Deno.test("Responses: a web_search_call item sent back tells the model what it searched", async () => {
