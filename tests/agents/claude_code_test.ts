@@ -19,6 +19,7 @@ import {
   skipWithout,
   startAgentRig,
   THINKING_TURN,
+  writeAndShowLoop,
 } from "./rig.ts";
 
 const AGENT = { name: "claude-code", version: AGENT_VERSIONS["@anthropic-ai/claude-code"]! };
@@ -95,17 +96,9 @@ Deno.test({
   async fn() {
     await using rig = await startAgentRig();
     const file = join(rig.work, "hello.txt");
-    rig.kiro.respond(toolLoop({
-      marker: "agents-tool",
-      calls: [
-        { name: "Write", input: { file_path: file, content: "written by the agent\n" } },
-        {
-          name: "Bash",
-          input: { command: "cat hello.txt && echo ran-in-$(basename $PWD)", description: "Show" },
-        },
-      ],
-      answer: "The file is written and checked.",
-    }));
+    rig.kiro.respond(
+      writeAndShowLoop(file, { write: "Write", pathField: "file_path", bash: "Bash" }),
+    );
     const { final } = await claude(rig, "agents-tool: write hello.txt, then show it", [
       "--allowedTools",
       "Write,Bash",

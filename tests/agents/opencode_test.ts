@@ -23,6 +23,7 @@ import {
   skipWithout,
   startAgentRig,
   THINKING_TURN,
+  writeAndShowLoop,
 } from "./rig.ts";
 
 const VERSION = AGENT_VERSIONS["opencode-ai"]!;
@@ -149,17 +150,9 @@ Deno.test({
   async fn() {
     await using rig = await startAgentRig();
     const file = join(rig.work, "hello.txt");
-    rig.kiro.respond(toolLoop({
-      marker: "agents-tool",
-      calls: [
-        { name: "write", input: { filePath: file, content: "written by the agent\n" } },
-        {
-          name: "bash",
-          input: { command: "cat hello.txt && echo ran-in-$(basename $PWD)", description: "Show" },
-        },
-      ],
-      answer: "The file is written and checked.",
-    }));
+    rig.kiro.respond(
+      writeAndShowLoop(file, { write: "write", pathField: "filePath", bash: "bash" }),
+    );
     const { text } = await opencode(rig, "agents-tool: write hello.txt, then show it");
     assert.equal(text, "The file is written and checked.");
     assert.equal(await Deno.readTextFile(file), "written by the agent\n");

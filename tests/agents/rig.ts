@@ -13,9 +13,10 @@ import {
   GENERATE_PATH,
   parseBody,
   type RecordedRequest,
+  type Responder,
   startFakeKiro,
 } from "../fake_kiro.ts";
-import { structuredAnswers, viewPayload } from "../kiro_script.ts";
+import { structuredAnswers, toolLoop, viewPayload } from "../kiro_script.ts";
 import { tempDir } from "../helpers.ts";
 import { type GatewayProcess, REPO_ROOT, spawnGateway } from "../ops/gateway_process.ts";
 
@@ -337,6 +338,31 @@ export function jsonLines<T = Record<string, unknown>>(stdout: string): T[] {
 /** The model requests (generateAssistantResponse) the rig's fake Kiro got, in order. */
 export function generateRequests(rig: AgentRig): RecordedRequest[] {
   return rig.kiro.requestsTo(GENERATE_PATH);
+}
+
+/** The names a CLI gives its file-writing tool, that tool's path field, and its shell tool. */
+export interface WriteAndShowTools {
+  write: string;
+  pathField: string;
+  bash: string;
+}
+
+/**
+ * Scripts the write-then-show tool loop (marker `agents-tool`): write "written by the agent" to
+ * `file`, show it with the shell tool, then answer "The file is written and checked.".
+ */
+export function writeAndShowLoop(file: string, tools: WriteAndShowTools): Responder {
+  return toolLoop({
+    marker: "agents-tool",
+    calls: [
+      { name: tools.write, input: { [tools.pathField]: file, content: "written by the agent\n" } },
+      {
+        name: tools.bash,
+        input: { command: "cat hello.txt && echo ran-in-$(basename $PWD)", description: "Show" },
+      },
+    ],
+    answer: "The file is written and checked.",
+  });
 }
 
 /**
