@@ -2,7 +2,7 @@
  * The neutral chat model. Dialects convert their request bodies into a ChatRequest and render
  * ChatEvents back into their own JSON or SSE; the Kiro side never sees a dialect type.
  */
-import type { GatewayError } from "../errors.ts";
+import { GatewayError } from "../errors.ts";
 
 /** An image as base64 bytes with its media type (`image/png`). */
 export interface ChatImage {
@@ -220,4 +220,12 @@ export type ChatEvent =
 /** Returns an empty message of `role`, to fill in field by field. */
 export function emptyMessage(role: ChatMessage["role"]): ChatMessage {
   return { role, text: "", images: [], toolCalls: [], toolResults: [] };
+}
+
+/**
+ * The error for a reply stream that stopped without its `end` or `error` event: every dialect
+ * and the non-streaming fold report it the same way, as a reply that broke off upstream.
+ */
+export function replyEndedEarly(): GatewayError {
+  return new GatewayError("upstream_protocol", "Kiro reply ended without an end event");
 }

@@ -1,6 +1,11 @@
 /** Folds a reply's ChatEvents into one value, for non-streaming responses. */
-import { GatewayError } from "../errors.ts";
-import type { ChatEvent, StopReason, Usage, WebSearchHit } from "./chat.ts";
+import {
+  type ChatEvent,
+  replyEndedEarly,
+  type StopReason,
+  type Usage,
+  type WebSearchHit,
+} from "./chat.ts";
 
 /** A tool call of a collected reply, its arguments as JSON object text. */
 export interface CollectedToolCall {
@@ -44,7 +49,7 @@ export interface CollectedReply {
 
 /**
  * Reads `events` to the end and folds them into one reply. Throws the GatewayError of an
- * `error` event (the rest of the stream is cancelled), and an `internal` GatewayError when the
+ * `error` event (the rest of the stream is cancelled), and an `upstream_protocol` GatewayError when the
  * stream ends without an `end` event.
  */
 export async function collectReply(events: ReadableStream<ChatEvent>): Promise<CollectedReply> {
@@ -110,7 +115,7 @@ export async function collectReply(events: ReadableStream<ChatEvent>): Promise<C
     }
   }
   if (!end) {
-    throw new GatewayError("internal", "Cannot collect reply: it ended without an end event");
+    throw replyEndedEarly();
   }
   return {
     text: text.join(""),

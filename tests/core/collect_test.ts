@@ -121,6 +121,6 @@ Deno.test("collectReply throws the error of an error event and cancels the rest"
 Deno.test("collectReply reports a reply that ends without an end event", async () => {
   await assert.rejects(
     collectReply(streamOf<ChatEvent>([{ type: "text", text: "Hi" }])),
-    (err) => err instanceof GatewayError && err.kind === "internal",
+    (err) => err instanceof GatewayError && err.kind === "upstream_protocol",
   );
 });

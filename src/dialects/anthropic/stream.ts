@@ -3,7 +3,7 @@
  * content blocks with consecutive indexes, then `message_delta` and `message_stop`; an
  * `error` event ends the stream in-band. Pings keep long silences (thinking) alive.
  */
-import type { ChatEvent, Usage, WebSearchHit } from "../../core/chat.ts";
+import { type ChatEvent, replyEndedEarly, type Usage, type WebSearchHit } from "../../core/chat.ts";
 import type { SseMessage } from "../../core/sse.ts";
 import { GatewayError } from "../../errors.ts";
 import { anthropicErrorBody } from "./errors.ts";
@@ -282,7 +282,7 @@ export function anthropicEvents(ctx: AnthropicStreamContext): Transformer<ChatEv
       if (!finished) {
         fail(
           controller,
-          new GatewayError("internal", "Cannot finish the reply: it ended without an end event"),
+          replyEndedEarly(),
         );
       }
     },

@@ -7,7 +7,7 @@
  * OpenAI sends it; without, it rides on the finish chunk, as the reference gateway does, so
  * clients that never ask still see counts (the official SDK accepts usage on any chunk).
  */
-import type { ChatEvent } from "../../core/chat.ts";
+import { type ChatEvent, replyEndedEarly } from "../../core/chat.ts";
 import type { SseMessage } from "../../core/sse.ts";
 import { GatewayError } from "../../errors.ts";
 import { openAiErrorBody } from "./errors.ts";
@@ -123,7 +123,7 @@ export function openAiChunks(context: OpenAiChunkContext): Transformer<ChatEvent
       if (finished) return;
       fail(
         controller,
-        new GatewayError("upstream_protocol", "Kiro reply ended without an end event"),
+        replyEndedEarly(),
       );
     },
   };

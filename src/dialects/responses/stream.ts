@@ -6,7 +6,7 @@
  * silences `response.in_progress` is sent again so clients with an idle limit (Codex: 300 s)
  * keep waiting.
  */
-import type { ChatEvent, StopReason, Usage } from "../../core/chat.ts";
+import { type ChatEvent, replyEndedEarly, type StopReason, type Usage } from "../../core/chat.ts";
 import type { SseMessage } from "../../core/sse.ts";
 import { GatewayError } from "../../errors.ts";
 import { responsesStreamError } from "./errors.ts";
@@ -358,7 +358,7 @@ export function responsesEvents(ctx: ResponsesStreamContext): Transformer<ChatEv
       if (!finished) {
         fail(
           controller,
-          new GatewayError("upstream_protocol", "Kiro reply ended without an end event"),
+          replyEndedEarly(),
         );
       }
     },
