@@ -1,6 +1,6 @@
 /** Server-sent events on the wire: messages in, UTF-8 bytes out. */
 import type { ChatEvent } from "./chat.ts";
-import { eventBatches } from "./streams.ts";
+import { type EventBatches, eventBatches } from "./streams.ts";
 
 /** One server-sent event: an optional event name and its data text. */
 export interface SseMessage {
@@ -42,75 +42,111 @@ export function sseBody(
   events: ReadableStream<ChatEvent>,
   render: Transformer<ChatEvent, SseMessage>,
 ): ReadableStream<Uint8Array> {
-  const encoder = new TextEncoder();
-  const batches = eventBatches(events);
-  let out: ReadableStreamDefaultController<Uint8Array>;
+  return new ReadableStream<Uint8Array>(new SseBodySource(events, render), { highWaterMark: 0 });
+}
+
+/** One encoder for every body: TextEncoder holds no state between calls. */
+const ENCODER = new TextEncoder();
+
+/**
+ * sseBody's state in one fixed-shape object, which is both the body's source and the
+ * controller `render` writes to: a class keeps `desiredSize` on its prototype, so V8 keeps
+ * instances in fast mode (an object literal with a getter became a dictionary of ~440 bytes
+ * per stream), and no closure is made per stream.
+ */
+class SseBodySource
+  implements UnderlyingDefaultSource<Uint8Array>, TransformStreamDefaultController<SseMessage> {
+  #events: ReadableStream<ChatEvent> | undefined;
+  #batches: EventBatches | undefined = undefined;
+  #render: Transformer<ChatEvent, SseMessage>;
+  #out: ReadableStreamDefaultController<Uint8Array> | undefined = undefined;
   /** SSE text rendered and not yet enqueued; written out at the end of each batch. */
-  let text = "";
-  let inBatch = false;
-  let over = false;
-  const writeOut = () => {
-    if (text === "") return;
-    const chunk = encoder.encode(text);
-    text = "";
-    out.enqueue(chunk);
-  };
-  const controller: TransformStreamDefaultController<SseMessage> = {
-    get desiredSize() {
-      return out.desiredSize;
-    },
-    enqueue(message?: SseMessage) {
-      text += formatSseMessage(message!);
-      if (!inBatch) writeOut();
-    },
-    error(reason?: unknown) {
-      over = true;
-      out.error(reason);
-      void batches.cancel(reason).catch(() => {});
-    },
-    terminate() {
-      over = true;
-      writeOut();
-      out.close();
-      void batches.cancel().catch(() => {});
-    },
-  };
-  return new ReadableStream<Uint8Array>({
-    start(readable) {
-      out = readable;
-      return render.start?.(controller);
-    },
-    async pull() {
-      // A batch may render nothing (events a dialect does not show): read on until it does.
-      while (text === "" && !over) {
-        const batch = await batches.next();
-        inBatch = true;
-        try {
-          if (batch === undefined) {
-            await render.flush?.(controller);
-            writeOut();
-            out.close();
-            return;
-          }
-          for (const event of batch) {
-            if (over) break;
-            const pending = render.transform?.(event, controller);
-            if (pending) await pending;
-          }
-        } catch (err) {
-          await batches.cancel(err).catch(() => {});
-          throw err;
-        } finally {
-          inBatch = false;
+  #text = "";
+  #inBatch = false;
+  #over = false;
+
+  constructor(events: ReadableStream<ChatEvent>, render: Transformer<ChatEvent, SseMessage>) {
+    this.#events = events;
+    this.#render = render;
+  }
+
+  /** The batch view, taken at once (it locks `events`, as reading the body would). */
+  #source(): EventBatches {
+    if (!this.#batches) {
+      this.#batches = eventBatches(this.#events!);
+      this.#events = undefined;
+    }
+    return this.#batches;
+  }
+
+  #writeOut(): void {
+    if (this.#text === "") return;
+    const chunk = ENCODER.encode(this.#text);
+    this.#text = "";
+    this.#out!.enqueue(chunk);
+  }
+
+  get desiredSize(): number | null {
+    return this.#out?.desiredSize ?? null;
+  }
+
+  enqueue(message?: SseMessage): void {
+    this.#text += formatSseMessage(message!);
+    if (!this.#inBatch) this.#writeOut();
+  }
+
+  error(reason?: unknown): void {
+    this.#over = true;
+    this.#out!.error(reason);
+    void this.#source().cancel(reason).catch(() => {});
+  }
+
+  terminate(): void {
+    this.#over = true;
+    this.#writeOut();
+    this.#out!.close();
+    void this.#source().cancel().catch(() => {});
+  }
+
+  start(readable: ReadableStreamDefaultController<Uint8Array>): void | PromiseLike<void> {
+    this.#out = readable;
+    this.#source();
+    return this.#render.start?.(this);
+  }
+
+  async pull(): Promise<void> {
+    const batches = this.#source();
+    const render = this.#render;
+    // A batch may render nothing (events a dialect does not show): read on until it does.
+    while (this.#text === "" && !this.#over) {
+      const batch = await batches.next();
+      this.#inBatch = true;
+      try {
+        if (batch === undefined) {
+          await render.flush?.(this);
+          this.#writeOut();
+          this.#out!.close();
+          return;
         }
+        for (const event of batch) {
+          if (this.#over) break;
+          const pending = render.transform?.(event, this);
+          if (pending) await pending;
+        }
+      } catch (err) {
+        await batches.cancel(err).catch(() => {});
+        throw err;
+      } finally {
+        this.#inBatch = false;
       }
-      if (!over) writeOut();
-    },
-    async cancel(reason) {
-      await render.cancel?.(reason);
-      await batches.cancel(reason);
-    },
-  }, { highWaterMark: 0 });
+    }
+    if (!this.#over) this.#writeOut();
+  }
+
+  async cancel(reason?: unknown): Promise<void> {
+    await this.#render.cancel?.(reason);
+    await this.#source().cancel(reason);
+  }
 }
 
 /** Formats one message as SSE text, ending with the blank line that dispatches it. */

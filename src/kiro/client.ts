@@ -326,13 +326,17 @@ class BodyReader {
       const result = await this.#plain.read();
       return result.done ? undefined : result.value;
     }
-    while (true) {
-      const result = await this.#byob!.read(this.#buffer!);
+    while (this.#buffer) {
+      const result = await this.#byob!.read(this.#buffer);
       // The read transferred the buffer into `result.value`; take it back for the next read.
       if (result.value) this.#buffer = new Uint8Array(result.value.buffer);
-      if (result.done) return undefined;
+      if (result.done) {
+        this.#buffer = undefined; // the body is over: do not keep 4 KiB per finished stream
+        return undefined;
+      }
       if (result.value.byteLength > 0) return result.value.slice();
     }
+    return undefined;
   }
 
   /** Cancels the body. */
