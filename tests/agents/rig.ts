@@ -5,7 +5,7 @@
  * run with a throwaway HOME and XDG folders inside the test's temporary folder, under a timeout.
  */
 import assert from "node:assert/strict";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { lintKiroPayload } from "../../src/kiro/request_lint.ts";
 import type { KiroPayload } from "../../src/kiro/request.ts";
 import {
@@ -89,10 +89,12 @@ export interface AgentRig extends AsyncDisposable {
   /** Every request agents sent, in order. */
   exchanges: ClientExchange[];
   /**
-   * Outside connections the agents tried: HTTP(S)_PROXY points at a trap on 127.0.0.1 that
-   * refuses every request and notes its target, so any traffic beyond the rig shows up here.
+   * Outside connections the agents tried, each refused: HTTP(S)_PROXY points at a trap on
+   * 127.0.0.1 that refuses every request and notes its target, and the network guard
+   * (netguard.cjs, preloaded into Node and Bun processes) refuses and notes every lookup or
+   * connection beyond loopback before a socket is opened.
    */
-  outside: string[];
+  readonly outside: string[];
   /** The rig's temporary folder (HOME, work and the gateway's folder are inside). */
   root: string;
   /** The agent's throwaway HOME. */
@@ -125,6 +127,38 @@ export interface AgentResult {
 
 const SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin";
 
+/** The network guard preloaded into every Node and Bun process an agent run starts. */
+export const NETGUARD = join(REPO_ROOT, "tests", "agents", "netguard.cjs");
+
+/**
+ * The environment that preloads the network guard: NODE_OPTIONS for Node (Codex's launcher,
+ * any Node tool an agent starts), BUN_OPTIONS for Bun binaries that read it (Claude Code's);
+ * refused attempts are written to `logFile`, one JSON line each.
+ */
+export function netguardEnv(logFile: string): Record<string, string> {
+  if (/\s/.test(NETGUARD)) throw new Error(`the repository path holds a space: ${NETGUARD}`);
+  return {
+    NODE_OPTIONS: `--require ${NETGUARD}`,
+    BUN_OPTIONS: `--preload ${NETGUARD}`,
+    KIRO_NETGUARD_LOG: logFile,
+  };
+}
+
+/** The attempts the network guard refused and wrote to `logFile`, as `via target` lines. */
+export function netguardAttempts(logFile: string): string[] {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(logFile);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return [];
+    throw err;
+  }
+  return text.split("\n").filter((line) => line !== "").map((line) => {
+    const entry = JSON.parse(line) as { via: string; target: string; argv: string[] };
+    return `${entry.via} ${entry.target} (refused by netguard in ${entry.argv.join(" ")})`;
+  });
+}
+
 /** Starts the fake Kiro, the gateway process and the pass-through in a fresh temporary folder. */
 export async function startAgentRig(): Promise<AgentRig> {
   const tmp = await tempDir();
@@ -145,9 +179,10 @@ export async function startAgentRig(): Promise<AgentRig> {
   kiro.respond(structuredAnswers());
   let gateway: GatewayProcess | undefined;
   let server: Deno.HttpServer<Deno.NetAddr> | undefined;
-  const outside: string[] = [];
+  const trapped: string[] = [];
+  const guardLog = join(root, "netguard.log");
   const trap = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
-    outside.push(`${req.method} ${req.headers.get("host") ?? req.url}`);
+    trapped.push(`${req.method} ${req.headers.get("host") ?? req.url}`);
     return new Response("The agent tests allow no outside traffic", { status: 403 });
   });
   const trapUrl = `http://127.0.0.1:${trap.addr.port}`;
@@ -176,17 +211,19 @@ export async function startAgentRig(): Promise<AgentRig> {
       (req) => passThrough(req, gatewayUrl, exchanges),
     );
     const started = { gateway, server };
-    const runEnv = { home, work, root, trapUrl };
+    const runEnv = { home, work, root, trapUrl, guardLog };
     return {
       kiro,
       url: `http://127.0.0.1:${server.addr.port}`,
       exchanges,
-      outside,
+      get outside() {
+        return [...trapped, ...netguardAttempts(guardLog)];
+      },
       root,
       home,
       work,
       run: (binary, args, options) => runAgent(binary, args, { ...options, ...runEnv }),
-      assertClean: () => assertClean(exchanges, kiro, outside),
+      assertClean: () => assertClean(exchanges, kiro, [...trapped, ...netguardAttempts(guardLog)]),
       async [Symbol.asyncDispose]() {
         await started.server.shutdown();
         await trap.shutdown();
@@ -268,7 +305,13 @@ async function initGit(work: string): Promise<void> {
 async function runAgent(
   binary: string,
   args: string[],
-  options: RunOptions & { home: string; work: string; root: string; trapUrl: string },
+  options: RunOptions & {
+    home: string;
+    work: string;
+    root: string;
+    trapUrl: string;
+    guardLog: string;
+  },
 ): Promise<AgentResult> {
   await Deno.mkdir(join(options.home, "tmp"), { recursive: true });
   const timeout = new AbortController();
@@ -294,6 +337,7 @@ async function runAgent(
       https_proxy: options.trapUrl,
       NO_PROXY: "127.0.0.1,localhost",
       no_proxy: "127.0.0.1,localhost",
+      ...netguardEnv(options.guardLog),
       ...options.env,
     },
     stdin: options.stdin === undefined ? "null" : "piped",
@@ -306,6 +350,7 @@ async function runAgent(
     await writer.write(new TextEncoder().encode(options.stdin));
     await writer.close();
   }
+  const loadedBefore = guardLoads(options.guardLog);
   const output = await child.output().finally(() => clearTimeout(timer));
   const decoder = new TextDecoder();
   const result = {
@@ -318,7 +363,30 @@ async function runAgent(
       `${binary} ${args.join(" ")} did not finish in time:\n${result.stdout}\n${result.stderr}`,
     );
   }
+  const name = basename(binary);
+  if (GUARDED.has(name) && guardLoads(options.guardLog) === loadedBefore) {
+    throw new Error(`the network guard was not loaded into ${name} (${GUARDED.get(name)})`);
+  }
   return result;
+}
+
+/**
+ * The agents whose runtime loads the network guard, and how. opencode's Bun binary reads
+ * neither BUN_OPTIONS nor bunfig.toml; its fetch honours HTTP(S)_PROXY, so the trap sees it.
+ */
+const GUARDED = new Map([
+  ["claude", "Bun, BUN_OPTIONS=--preload"],
+  ["codex", "its Node launcher, NODE_OPTIONS=--require"],
+]);
+
+/** How many processes have loaded the network guard so far (lines of its `.loaded` file). */
+function guardLoads(logFile: string): number {
+  try {
+    return Deno.readTextFileSync(`${logFile}.loaded`).split("\n").length - 1;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return 0;
+    throw err;
+  }
 }
 
 /** The thinking turn each agent's thinking test scripts: its marker, thinking and answer. */
