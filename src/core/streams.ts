@@ -24,7 +24,7 @@ export interface PlainSource<T> {
 }
 
 /** A stream that pipeToEvents may read through its plain source instead. */
-type WithSource<T> = ReadableStream<T> & { [SOURCE]?: () => PlainSource<T> | undefined };
+type WithSource<T> = ReadableStream<T> & { [SOURCE]?: PlainSource<T> };
 
 /**
  * A stream over `source` (pulled only when read; a rejection errors the stream; cancelling
@@ -32,27 +32,35 @@ type WithSource<T> = ReadableStream<T> & { [SOURCE]?: () => PlainSource<T> | und
  * as long as nobody has locked the stream.
  */
 export function sourceStream<T>(source: PlainSource<T>): ReadableStream<T> {
-  const stream: WithSource<T> = new ReadableStream<T>({
-    async pull(controller) {
-      const value = await source.next();
-      if (value === undefined) controller.close();
-      else controller.enqueue(value);
-    },
-    cancel: (reason) => source.cancel(reason),
-  }, { highWaterMark: 0 });
-  stream[SOURCE] = () => {
-    if (stream.locked) return undefined;
-    // Lock the stream, so the source has one reader only.
-    stream.getReader();
-    return source;
-  };
+  const stream: WithSource<T> = new ReadableStream<T>(new PullFrom(source), { highWaterMark: 0 });
+  stream[SOURCE] = source;
   return stream;
+}
+
+/** A stream's underlying source that pulls the values of a plain source, one per pull. */
+class PullFrom<T> implements UnderlyingDefaultSource<T> {
+  #source: PlainSource<T>;
+  constructor(source: PlainSource<T>) {
+    this.#source = source;
+  }
+  async pull(controller: ReadableStreamDefaultController<T>): Promise<void> {
+    const value = await this.#source.next();
+    if (value === undefined) controller.close();
+    else controller.enqueue(value);
+  }
+  cancel(reason?: unknown): Promise<void> {
+    return this.#source.cancel(reason);
+  }
 }
 
 /** The values of `stream`: its plain source when it has one and is not locked, else a reader's. Locks `stream`. */
 function plainSource<T>(stream: ReadableStream<T>): PlainSource<T> {
-  const own = (stream as WithSource<T>)[SOURCE]?.();
-  if (own) return own;
+  const own = (stream as WithSource<T>)[SOURCE];
+  if (own && !stream.locked) {
+    // Lock the stream, so the source has one reader only.
+    stream.getReader();
+    return own;
+  }
   const reader = stream.getReader();
   return {
     async next() {
@@ -67,9 +75,7 @@ function plainSource<T>(stream: ReadableStream<T>): PlainSource<T> {
 const BATCHES = Symbol("chat event batches");
 
 /** A stream of events that may also be read a batch (one upstream read) at a time. */
-type Batchable = ReadableStream<ChatEvent> & {
-  [BATCHES]?: () => EventBatches | undefined;
-};
+type Batchable = ReadableStream<ChatEvent> & { [BATCHES]?: EventBatches };
 
 /**
  * The events of a reply a batch at a time: a plain source, not a stream, so a batch costs
@@ -94,68 +100,90 @@ export function pipeToEvents<I>(
   steps: Transformer<I, ChatEvent>,
   options: PipeToEventsOptions = {},
 ): ReadableStream<ChatEvent> {
-  const reader = plainSource(source);
-  const { onEvent } = options;
-  let batch: ChatEvent[] = [];
-  let closed = false;
-  const hand = (event: ChatEvent) => {
-    onEvent?.(event);
-    batch.push(event);
-  };
-  const controller: TransformStreamDefaultController<ChatEvent> = {
-    desiredSize: null,
-    enqueue: (event?: ChatEvent) => hand(event!),
-    error: (reason?: unknown) => {
-      throw reason;
-    },
-    terminate: () => {},
-  };
-  const fail = (err: unknown) => {
-    hand({ type: "error", error: toGatewayError(err) });
-    closed = true;
-  };
-  try {
-    void steps.start?.(controller);
-  } catch (err) {
-    fail(err);
+  return batchable(new EventPipe(plainSource(source), steps, options.onEvent));
+}
+
+/**
+ * pipeToEvents' state in one fixed-shape object: the controller the steps write to and the
+ * batch source read by the next stage, so no closure is made per stream.
+ */
+class EventPipe<I> implements TransformStreamDefaultController<ChatEvent>, EventBatches {
+  readonly desiredSize = null;
+  #reader: PlainSource<I>;
+  #steps: Transformer<I, ChatEvent>;
+  #onEvent: ((event: ChatEvent) => void) | undefined;
+  #batch: ChatEvent[] = [];
+  #closed = false;
+
+  constructor(
+    reader: PlainSource<I>,
+    steps: Transformer<I, ChatEvent>,
+    onEvent: ((event: ChatEvent) => void) | undefined,
+  ) {
+    this.#reader = reader;
+    this.#steps = steps;
+    this.#onEvent = onEvent;
+    try {
+      void steps.start?.(this);
+    } catch (err) {
+      this.#fail(err);
+    }
   }
+
+  enqueue(event?: ChatEvent): void {
+    this.#onEvent?.(event!);
+    this.#batch.push(event!);
+  }
+
+  error(reason?: unknown): void {
+    throw reason;
+  }
+
+  terminate(): void {}
+
+  #fail(err: unknown): void {
+    this.enqueue({ type: "error", error: toGatewayError(err) });
+    this.#closed = true;
+  }
+
   /**
    * The next batch: what one chunk yields (a chunk may yield nothing, half a frame say, so
    * chunks are read until something is handed on), or undefined at the end.
    */
-  const next = async (): Promise<ChatEvent[] | undefined> => {
-    while (batch.length === 0 && !closed) {
+  async next(): Promise<ChatEvent[] | undefined> {
+    const steps = this.#steps;
+    while (this.#batch.length === 0 && !this.#closed) {
       let value: I | undefined;
       try {
-        value = await reader.next();
+        value = await this.#reader.next();
       } catch (err) {
-        fail(err);
+        this.#fail(err);
         break;
       }
       try {
         if (value === undefined) {
-          void steps.flush?.(controller);
-          closed = true;
+          void steps.flush?.(this);
+          this.#closed = true;
         } else if (steps.transform) {
-          void steps.transform(value, controller);
+          void steps.transform(value, this);
         } else {
-          hand(value as unknown as ChatEvent);
+          this.enqueue(value as unknown as ChatEvent);
         }
       } catch (err) {
-        await reader.cancel(err).catch(() => {});
-        fail(err);
+        await this.#reader.cancel(err).catch(() => {});
+        this.#fail(err);
       }
     }
-    if (batch.length === 0) return undefined;
-    const taken = batch;
-    batch = [];
+    if (this.#batch.length === 0) return undefined;
+    const taken = this.#batch;
+    this.#batch = [];
     return taken;
-  };
-  const cancel = (reason: unknown) => {
-    void steps.cancel?.(reason);
-    return reader.cancel(reason);
-  };
-  return batchable(next, cancel);
+  }
+
+  cancel(reason?: unknown): Promise<void> {
+    void this.#steps.cancel?.(reason);
+    return this.#reader.cancel(reason);
+  }
 }
 
 /**
@@ -166,30 +194,44 @@ export function onEventsEnd(
   events: ReadableStream<ChatEvent>,
   onEnd: () => Promise<void>,
 ): ReadableStream<ChatEvent> {
-  let source: EventBatches | undefined;
-  let ended = false;
-  const end = async () => {
-    if (ended) return;
-    ended = true;
-    await onEnd();
-  };
-  const next = async (): Promise<ChatEvent[] | undefined> => {
-    source ??= eventBatches(events);
+  return batchable(new EndWatch(events, onEnd));
+}
+
+/** onEventsEnd's state in one fixed-shape object, the batch source of its stream. */
+class EndWatch implements EventBatches {
+  #events: ReadableStream<ChatEvent>;
+  #onEnd: () => Promise<void>;
+  #source: EventBatches | undefined = undefined;
+  #ended = false;
+
+  constructor(events: ReadableStream<ChatEvent>, onEnd: () => Promise<void>) {
+    this.#events = events;
+    this.#onEnd = onEnd;
+  }
+
+  async #end(): Promise<void> {
+    if (this.#ended) return;
+    this.#ended = true;
+    await this.#onEnd();
+  }
+
+  async next(): Promise<ChatEvent[] | undefined> {
+    this.#source ??= eventBatches(this.#events);
     let batch: ChatEvent[] | undefined;
     try {
-      batch = await source.next();
+      batch = await this.#source.next();
     } catch (err) {
-      await end();
+      await this.#end();
       throw err;
     }
-    if (batch === undefined) await end();
+    if (batch === undefined) await this.#end();
     return batch;
-  };
-  const cancel = async (reason: unknown) => {
-    await end();
-    await (source ?? events).cancel(reason);
-  };
-  return batchable(next, cancel);
+  }
+
+  async cancel(reason?: unknown): Promise<void> {
+    await this.#end();
+    await (this.#source ?? this.#events).cancel(reason);
+  }
 }
 
 /**
@@ -197,8 +239,12 @@ export function onEventsEnd(
  * (or onEventsEnd over it) and was not read yet, else arrays of one event. Locks `events`.
  */
 export function eventBatches(events: ReadableStream<ChatEvent>): EventBatches {
-  const batches = (events as Batchable)[BATCHES]?.();
-  if (batches) return batches;
+  const batches = (events as Batchable)[BATCHES];
+  if (batches && !events.locked) {
+    // Lock the event view, so the source has one reader only.
+    events.getReader();
+    return batches;
+  }
   const reader = events.getReader();
   return {
     async next() {
@@ -210,26 +256,29 @@ export function eventBatches(events: ReadableStream<ChatEvent>): EventBatches {
 }
 
 /**
- * A stream of events over `next` (the next batch, or undefined at the end) that can be taken
- * as batches instead, as long as nobody has locked it.
+ * A stream of events over `source` (its next batch, or undefined at the end) that can be
+ * taken as batches instead, as long as nobody has locked it.
  */
-function batchable(
-  next: () => Promise<ChatEvent[] | undefined>,
-  cancel: (reason: unknown) => Promise<void>,
-): ReadableStream<ChatEvent> {
-  const events: Batchable = new ReadableStream<ChatEvent>({
-    async pull(controller) {
-      const batch = await next();
-      if (batch === undefined) controller.close();
-      else for (const event of batch) controller.enqueue(event);
-    },
-    cancel,
-  }, { highWaterMark: 0 });
-  events[BATCHES] = () => {
-    if (events.locked) return undefined;
-    // Lock the event view, so the source has one reader only.
-    events.getReader();
-    return { next, cancel };
-  };
+function batchable(source: EventBatches): ReadableStream<ChatEvent> {
+  const events: Batchable = new ReadableStream<ChatEvent>(new PullBatches(source), {
+    highWaterMark: 0,
+  });
+  events[BATCHES] = source;
   return events;
+}
+
+/** A stream's underlying source that pulls a batch and enqueues its events one by one. */
+class PullBatches implements UnderlyingDefaultSource<ChatEvent> {
+  #source: EventBatches;
+  constructor(source: EventBatches) {
+    this.#source = source;
+  }
+  async pull(controller: ReadableStreamDefaultController<ChatEvent>): Promise<void> {
+    const batch = await this.#source.next();
+    if (batch === undefined) controller.close();
+    else for (const event of batch) controller.enqueue(event);
+  }
+  cancel(reason?: unknown): Promise<void> {
+    return this.#source.cancel(reason);
+  }
 }

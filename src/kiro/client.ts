@@ -10,7 +10,7 @@ import { GatewayError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { KiroAccess, TokenSource } from "../auth/token_source.ts";
 import { readBodyCapped } from "../core/http_body.ts";
-import { sourceStream } from "../core/streams.ts";
+import { type PlainSource, sourceStream } from "../core/streams.ts";
 import { apiBaseUrl, kiroUserAgents, qBaseUrl } from "./endpoints.ts";
 import { upstreamError } from "./upstream_errors.ts";
 
@@ -356,78 +356,96 @@ function bodyStream(
   first: Uint8Array | undefined,
   idleTimeoutMs: number,
 ): ReadableStream<Uint8Array> {
-  let pending = first;
+  // A plain source: pipeToEvents reads it without a stream hop per chunk.
+  return sourceStream<Uint8Array>(new BodySource(reader, first, idleTimeoutMs));
+}
+
+/** bodyStream's state in one fixed-shape object: no closures per stream but the timer's. */
+class BodySource implements PlainSource<Uint8Array> {
+  #reader: BodyReader;
+  #pending: Uint8Array | undefined;
+  #idleTimeoutMs: number;
   /** When the waiting read started (performance.now()), or -1 while no read waits. */
-  let readStartedAt = -1;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let finished = false;
+  #readStartedAt = -1;
+  #timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  #finished = false;
   /** Why the stream failed while a read waited (the idle timeout), thrown by that read. */
-  let failure: GatewayError | undefined;
-  const stopTimer = () => {
-    clearTimeout(timer);
-    timer = undefined;
-  };
-  const onTimer = () => {
-    timer = undefined;
-    if (finished || readStartedAt < 0) return; // the next read arms it again
-    const waitedMs = performance.now() - readStartedAt;
-    if (waitedMs < idleTimeoutMs) {
-      timer = setTimeout(onTimer, idleTimeoutMs - waitedMs);
+  #failure: GatewayError | undefined = undefined;
+  /** The timer's callback, made once per stream. */
+  #onTimer: () => void;
+
+  constructor(reader: BodyReader, first: Uint8Array | undefined, idleTimeoutMs: number) {
+    this.#reader = reader;
+    this.#pending = first;
+    this.#idleTimeoutMs = idleTimeoutMs;
+    this.#onTimer = () => this.#timerFired();
+  }
+
+  #stopTimer(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #timerFired(): void {
+    this.#timer = undefined;
+    if (this.#finished || this.#readStartedAt < 0) return; // the next read arms it again
+    const waitedMs = performance.now() - this.#readStartedAt;
+    if (waitedMs < this.#idleTimeoutMs) {
+      this.#timer = setTimeout(this.#onTimer, this.#idleTimeoutMs - waitedMs);
       return;
     }
-    finished = true;
-    failure = new GatewayError(
+    this.#finished = true;
+    this.#failure = new GatewayError(
       "upstream_timeout",
       `Kiro stopped sending for ${
-        idleTimeoutMs / 1000
+        this.#idleTimeoutMs / 1000
       } s in the middle of the answer (STREAMING_READ_TIMEOUT)`,
     );
-    // Ends the waiting read, which then throws `failure`.
-    reader.cancel().catch(() => {});
-  };
-  // A plain source: pipeToEvents reads it without a stream hop per chunk.
-  return sourceStream<Uint8Array>({
-    async next() {
-      if (pending) {
-        const chunk = pending;
-        pending = undefined;
-        return chunk;
-      }
-      if (finished) {
-        if (failure) throw failure;
-        return undefined;
-      }
-      readStartedAt = performance.now();
-      timer ??= setTimeout(onTimer, idleTimeoutMs);
-      let chunk: Uint8Array | undefined;
-      try {
-        chunk = await reader.read();
-      } catch (err) {
-        if (failure) throw failure;
-        if (finished) return undefined; // cancelled while the read waited
-        finished = true;
-        stopTimer();
-        throw networkError(err);
-      } finally {
-        readStartedAt = -1;
-      }
-      if (finished) {
-        // Timed out or cancelled while the read waited.
-        if (failure) throw failure;
-        return undefined;
-      }
-      if (chunk === undefined) {
-        finished = true;
-        stopTimer();
-      }
+    // Ends the waiting read, which then throws the failure.
+    this.#reader.cancel().catch(() => {});
+  }
+
+  async next(): Promise<Uint8Array | undefined> {
+    if (this.#pending) {
+      const chunk = this.#pending;
+      this.#pending = undefined;
       return chunk;
-    },
-    cancel(reason) {
-      finished = true;
-      stopTimer();
-      return reader.cancel(reason);
-    },
-  });
+    }
+    if (this.#finished) {
+      if (this.#failure) throw this.#failure;
+      return undefined;
+    }
+    this.#readStartedAt = performance.now();
+    this.#timer ??= setTimeout(this.#onTimer, this.#idleTimeoutMs);
+    let chunk: Uint8Array | undefined;
+    try {
+      chunk = await this.#reader.read();
+    } catch (err) {
+      if (this.#failure) throw this.#failure;
+      if (this.#finished) return undefined; // cancelled while the read waited
+      this.#finished = true;
+      this.#stopTimer();
+      throw networkError(err);
+    } finally {
+      this.#readStartedAt = -1;
+    }
+    if (this.#finished) {
+      // Timed out or cancelled while the read waited.
+      if (this.#failure) throw this.#failure;
+      return undefined;
+    }
+    if (chunk === undefined) {
+      this.#finished = true;
+      this.#stopTimer();
+    }
+    return chunk;
+  }
+
+  cancel(reason?: unknown): Promise<void> {
+    this.#finished = true;
+    this.#stopTimer();
+    return this.#reader.cancel(reason);
+  }
 }
 
 function abortError(signal: AbortSignal): unknown {
