@@ -27,7 +27,9 @@ function isLoopback(host) {
 }
 
 function refuse(via, host, port) {
-  const target = port === undefined ? String(host) : `${host}:${port}`;
+  const target = port === undefined || port === null || port === ""
+    ? String(host)
+    : `${host}:${port}`;
   if (logFile) {
     fs.appendFileSync(
       logFile,
