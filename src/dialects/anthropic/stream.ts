@@ -4,6 +4,7 @@
  * `error` event ends the stream in-band. Pings keep long silences (thinking) alive.
  */
 import { type ChatEvent, replyEndedEarly, type Usage, type WebSearchHit } from "../../core/chat.ts";
+import { KeepAlive } from "../../core/keep_alive.ts";
 import type { SseMessage } from "../../core/sse.ts";
 import { GatewayError } from "../../errors.ts";
 import { anthropicErrorBody } from "./errors.ts";
@@ -95,12 +96,8 @@ export function anthropicEvents(ctx: AnthropicStreamContext): Transformer<ChatEv
   let open: { kind: "thinking" | "text"; index: number } | undefined;
   let nextIndex = 0;
   let finished = false;
-  let quiet = true;
-  let timer: ReturnType<typeof setInterval> | undefined;
-  const stopTimer = () => {
-    clearInterval(timer);
-    timer = undefined;
-  };
+  let keepAlive: KeepAlive | undefined;
+  const stopTimer = () => keepAlive?.stop();
   const sse = (event: string, data: unknown): SseMessage => ({
     event,
     data: JSON.stringify(data),
@@ -189,18 +186,12 @@ export function anthropicEvents(ctx: AnthropicStreamContext): Transformer<ChatEv
         },
       }));
       controller.enqueue(sse("ping", { type: "ping" }));
-      timer = setInterval(() => {
-        try {
-          if (quiet && !finished) controller.enqueue(sse("ping", { type: "ping" }));
-        } catch {
-          // The output is gone (cancelled or errored): nothing more to keep alive.
-          stopTimer();
-        }
-        quiet = true;
-      }, ctx.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS);
+      keepAlive = new KeepAlive(ctx.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS, () => {
+        if (!finished) controller.enqueue(sse("ping", { type: "ping" }));
+      });
     },
     transform(event, controller) {
-      quiet = false;
+      keepAlive?.touch();
       if (finished) return;
       switch (event.type) {
         case "reasoning":

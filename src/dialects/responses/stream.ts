@@ -7,6 +7,7 @@
  * keep waiting.
  */
 import { type ChatEvent, replyEndedEarly, type StopReason, type Usage } from "../../core/chat.ts";
+import { KeepAlive } from "../../core/keep_alive.ts";
 import type { SseMessage } from "../../core/sse.ts";
 import { GatewayError } from "../../errors.ts";
 import { responsesStreamError } from "./errors.ts";
@@ -57,12 +58,8 @@ export function responsesEvents(ctx: ResponsesStreamContext): Transformer<ChatEv
   /** Web searches under way, by the event's id: their item id and output index. */
   const searches = new Map<string, { id: string; index: number; query: string }>();
   let finished = false;
-  let quiet = true;
-  let timer: ReturnType<typeof setInterval> | undefined;
-  const stopTimer = () => {
-    clearInterval(timer);
-    timer = undefined;
-  };
+  let keepAlive: KeepAlive | undefined;
+  const stopTimer = () => keepAlive?.stop();
 
   const send = (controller: Controller, type: string, fields: Record<string, unknown>) => {
     controller.enqueue({
@@ -301,20 +298,12 @@ export function responsesEvents(ctx: ResponsesStreamContext): Transformer<ChatEv
     start(controller) {
       send(controller, "response.created", snapshot("in_progress"));
       send(controller, "response.in_progress", snapshot("in_progress"));
-      timer = setInterval(() => {
-        try {
-          if (quiet && !finished) {
-            send(controller, "response.in_progress", snapshot("in_progress"));
-          }
-        } catch {
-          // The output is gone (cancelled or errored): nothing more to keep alive.
-          stopTimer();
-        }
-        quiet = true;
-      }, ctx.keepAliveIntervalMs ?? DEFAULT_KEEP_ALIVE_INTERVAL_MS);
+      keepAlive = new KeepAlive(ctx.keepAliveIntervalMs ?? DEFAULT_KEEP_ALIVE_INTERVAL_MS, () => {
+        if (!finished) send(controller, "response.in_progress", snapshot("in_progress"));
+      });
     },
     transform(event, controller) {
-      quiet = false;
+      keepAlive?.touch();
       if (finished) return;
       switch (event.type) {
         case "reasoning":
