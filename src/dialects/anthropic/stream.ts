@@ -270,12 +270,7 @@ export function anthropicEvents(ctx: AnthropicStreamContext): Transformer<ChatEv
     },
     flush(controller) {
       stopTimer();
-      if (!finished) {
-        fail(
-          controller,
-          replyEndedEarly(),
-        );
-      }
+      if (!finished) fail(controller, replyEndedEarly());
     },
     cancel() {
       stopTimer();

@@ -121,10 +121,7 @@ export function openAiChunks(context: OpenAiChunkContext): Transformer<ChatEvent
     },
     flush(controller) {
       if (finished) return;
-      fail(
-        controller,
-        replyEndedEarly(),
-      );
+      fail(controller, replyEndedEarly());
     },
   };
 }

@@ -344,12 +344,7 @@ export function responsesEvents(ctx: ResponsesStreamContext): Transformer<ChatEv
     },
     flush(controller) {
       stopTimer();
-      if (!finished) {
-        fail(
-          controller,
-          replyEndedEarly(),
-        );
-      }
+      if (!finished) fail(controller, replyEndedEarly());
     },
     cancel() {
       stopTimer();
