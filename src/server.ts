@@ -26,6 +26,7 @@ import {
 } from "./dialects/responses/handler.ts";
 import { CAPTURED_PATHS, type DebugRecorder } from "./debug_capture.ts";
 import { limitRequestBody, MAX_BODY_BYTES } from "./core/http_body.ts";
+import { watchBody } from "./core/body_watch.ts";
 import { endAtShutdown } from "./core/shutdown.ts";
 import { factFields, observeBackend, type RequestFacts, toRequestRecord } from "./request_facts.ts";
 import type { AccountSnapshot, AccountsView } from "./ops/accounts.ts";
@@ -350,7 +351,7 @@ export function createHandler(deps: ServerDeps): (req: Request) => Promise<Respo
       streaming = true;
       metrics.streamsChanged(1);
     }
-    const body = observeBody(response.body, {
+    const body = watchBody(response.body, {
       onChunk(chunk) {
         facts.firstByteAt ??= deps.now();
         capture?.recordClientChunk(chunk);
@@ -363,54 +364,6 @@ export function createHandler(deps: ServerDeps): (req: Request) => Promise<Respo
       headers: response.headers,
     });
   };
-}
-
-/** Callbacks of observeBody. */
-interface BodyObserver {
-  /** Called with each chunk just before it is handed to the client. */
-  onChunk(chunk: Uint8Array): void;
-  /** Called once when the body ends, fails or is cancelled; the body closes after it settles. */
-  onEnd(): Promise<void>;
-}
-
-/**
- * Forwards a response body chunk by chunk, reading only when the client reads, so the time
- * of the first chunk is when it is sent. Cancelling the result cancels the source.
- */
-function observeBody(
-  source: ReadableStream<Uint8Array>,
-  observer: BodyObserver,
-): ReadableStream<Uint8Array> {
-  const reader = source.getReader();
-  let ended = false;
-  const end = () => {
-    if (ended) return Promise.resolve();
-    ended = true;
-    return observer.onEnd();
-  };
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      let result: ReadableStreamReadResult<Uint8Array>;
-      try {
-        result = await reader.read();
-      } catch (err) {
-        await end();
-        controller.error(err);
-        return;
-      }
-      if (result.done) {
-        await end();
-        controller.close();
-        return;
-      }
-      observer.onChunk(result.value);
-      controller.enqueue(result.value);
-    },
-    async cancel(reason) {
-      await reader.cancel(reason).catch(() => {});
-      await end();
-    },
-  }, { highWaterMark: 0 });
 }
 
 async function dispatch(

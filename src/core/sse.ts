@@ -1,5 +1,6 @@
 /** Server-sent events on the wire: messages in, UTF-8 bytes out. */
 import type { ChatEvent } from "./chat.ts";
+import { type BodyObserver, watchableBody, type WatchableSource } from "./body_watch.ts";
 import { type EventBatches, eventBatches } from "./streams.ts";
 
 /** One server-sent event: an optional event name and its data text. */
@@ -35,14 +36,16 @@ export class SseEncoderStream extends TransformStream<SseMessage, Uint8Array> {
  * batch of events (what one upstream read brought, see eventBatches) leave as one chunk, so
  * the cost per chunk (an encode, an enqueue, a socket write) is paid per read, not per event.
  * Nothing waits to batch: a batch is only what has already arrived. What `render` enqueues
- * outside a batch (its start, a timer's keep-alive) leaves at once. The body reads `events`
- * only when read itself, and cancelling it cancels `events` and `render`.
+ * outside a batch (a timer's keep-alive) leaves at once; what its `start` enqueues leaves on
+ * the first read. The body reads `events` only when read itself, and cancelling it cancels
+ * `events` and `render`. watchBody watches it in place (no stream around it).
  */
 export function sseBody(
   events: ReadableStream<ChatEvent>,
   render: Transformer<ChatEvent, SseMessage>,
 ): ReadableStream<Uint8Array> {
-  return new ReadableStream<Uint8Array>(new SseBodySource(events, render), { highWaterMark: 0 });
+  const source = new SseBodySource(events, render);
+  return watchableBody(new ReadableStream<Uint8Array>(source, { highWaterMark: 0 }), source);
 }
 
 /** One encoder for every body: TextEncoder holds no state between calls. */
@@ -55,19 +58,32 @@ const ENCODER = new TextEncoder();
  * per stream), and no closure is made per stream.
  */
 class SseBodySource
-  implements UnderlyingDefaultSource<Uint8Array>, TransformStreamDefaultController<SseMessage> {
+  implements
+    UnderlyingDefaultSource<Uint8Array>,
+    TransformStreamDefaultController<SseMessage>,
+    WatchableSource {
   #events: ReadableStream<ChatEvent> | undefined;
   #batches: EventBatches | undefined = undefined;
   #render: Transformer<ChatEvent, SseMessage>;
   #out: ReadableStreamDefaultController<Uint8Array> | undefined = undefined;
+  #observer: BodyObserver | undefined = undefined;
   /** SSE text rendered and not yet enqueued; written out at the end of each batch. */
   #text = "";
-  #inBatch = false;
+  /** While set, what `render` enqueues waits in #text: during a batch, and before the first read. */
+  #holding = false;
+  /** No more events are rendered: the end came, or render ended the body. */
   #over = false;
+  /** The body is closed, errored or cancelled: nothing more can be enqueued. */
+  #closed = false;
+  #ended = false;
 
   constructor(events: ReadableStream<ChatEvent>, render: Transformer<ChatEvent, SseMessage>) {
     this.#events = events;
     this.#render = render;
+  }
+
+  watch(observer: BodyObserver): void {
+    this.#observer = observer;
   }
 
   /** The batch view, taken at once (it locks `events`, as reading the body would). */
@@ -80,10 +96,28 @@ class SseBodySource
   }
 
   #writeOut(): void {
-    if (this.#text === "") return;
+    if (this.#text === "" || this.#closed) return;
     const chunk = ENCODER.encode(this.#text);
     this.#text = "";
+    this.#observer?.onChunk(chunk);
     this.#out!.enqueue(chunk);
+  }
+
+  /** Tells the observer, once, that the body is over. */
+  #end(): Promise<void> {
+    if (this.#ended) return Promise.resolve();
+    this.#ended = true;
+    return this.#observer?.onEnd() ?? Promise.resolve();
+  }
+
+  /** Runs `last` (which closes or errors the body) once the observer has seen the end. */
+  #finish(last: () => void): void {
+    const run = () => {
+      if (this.#closed) return;
+      last();
+      this.#closed = true;
+    };
+    void this.#end().then(run, run);
   }
 
   get desiredSize(): number | null {
@@ -91,61 +125,85 @@ class SseBodySource
   }
 
   enqueue(message?: SseMessage): void {
+    if (this.#closed) return;
     this.#text += formatSseMessage(message!);
-    if (!this.#inBatch) this.#writeOut();
+    if (!this.#holding) this.#writeOut();
   }
 
   error(reason?: unknown): void {
+    if (this.#over) return;
     this.#over = true;
-    this.#out!.error(reason);
+    this.#text = "";
     void this.#source().cancel(reason).catch(() => {});
+    this.#finish(() => this.#out!.error(reason));
   }
 
   terminate(): void {
+    if (this.#over) return;
     this.#over = true;
-    this.#writeOut();
-    this.#out!.close();
     void this.#source().cancel().catch(() => {});
+    this.#finish(() => {
+      this.#writeOut();
+      this.#out!.close();
+    });
   }
 
   start(readable: ReadableStreamDefaultController<Uint8Array>): void | PromiseLike<void> {
     this.#out = readable;
     this.#source();
+    this.#holding = true;
     return this.#render.start?.(this);
   }
 
   async pull(): Promise<void> {
+    this.#holding = false;
     const batches = this.#source();
     const render = this.#render;
-    // A batch may render nothing (events a dialect does not show): read on until it does.
-    while (this.#text === "" && !this.#over) {
-      const batch = await batches.next();
-      this.#inBatch = true;
-      try {
-        if (batch === undefined) {
-          await render.flush?.(this);
-          this.#writeOut();
-          this.#out!.close();
-          return;
+    try {
+      // A batch may render nothing (events a dialect does not show): read on until it does.
+      while (this.#text === "" && !this.#over) {
+        const batch = await batches.next();
+        this.#holding = true;
+        try {
+          if (batch === undefined) {
+            await render.flush?.(this);
+            if (this.#over) return; // render ended the body itself
+            this.#over = true;
+            this.#holding = false;
+            this.#writeOut();
+            await this.#end();
+            this.#closed = true;
+            this.#out!.close();
+            return;
+          }
+          for (const event of batch) {
+            if (this.#over) break;
+            const pending = render.transform?.(event, this);
+            if (pending) await pending;
+          }
+        } finally {
+          this.#holding = false;
         }
-        for (const event of batch) {
-          if (this.#over) break;
-          const pending = render.transform?.(event, this);
-          if (pending) await pending;
-        }
-      } catch (err) {
-        await batches.cancel(err).catch(() => {});
-        throw err;
-      } finally {
-        this.#inBatch = false;
       }
+    } catch (err) {
+      this.#over = true;
+      this.#closed = true;
+      await batches.cancel(err).catch(() => {});
+      await this.#end();
+      throw err;
     }
     if (!this.#over) this.#writeOut();
   }
 
   async cancel(reason?: unknown): Promise<void> {
-    await this.#render.cancel?.(reason);
-    await this.#source().cancel(reason);
+    this.#over = true;
+    this.#closed = true;
+    try {
+      await this.#render.cancel?.(reason);
+      await this.#source().cancel(reason);
+    } finally {
+      await this.#end();
+    }
   }
 }
 

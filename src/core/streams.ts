@@ -257,9 +257,10 @@ export function eventBatches(events: ReadableStream<ChatEvent>): EventBatches {
 
 /**
  * A stream of events over `source` (its next batch, or undefined at the end) that can be
- * taken as batches instead, as long as nobody has locked it.
+ * taken as batches instead (eventBatches), as long as nobody has locked it: how a stage
+ * between pipeToEvents and the renderer keeps the batches without a stream hop.
  */
-function batchable(source: EventBatches): ReadableStream<ChatEvent> {
+export function batchable(source: EventBatches): ReadableStream<ChatEvent> {
   const events: Batchable = new ReadableStream<ChatEvent>(new PullBatches(source), {
     highWaterMark: 0,
   });

@@ -65,6 +65,9 @@ function kindOf(code: number): number {
   return OTHER_WORD;
 }
 
+/** kindOf of every ASCII code, looked up instead of tested on the hot path. */
+const ASCII_KINDS: Uint8Array = Uint8Array.from({ length: 128 }, (_, code) => kindOf(code));
+
 /**
  * A running token estimate of text given in pieces: adding a text in several parts gives the
  * same estimate as adding it whole, so a reply is counted as it streams, without keeping it.
@@ -85,7 +88,7 @@ export class TokenTally {
     let oneSpace = this.#oneSpace;
     for (let i = 0; i < text.length; i++) {
       const code = text.charCodeAt(i);
-      const next = kindOf(code);
+      const next = code < 128 ? ASCII_KINDS[code]! : kindOf(code);
       if (next <= OTHER_WORD && kind >= 0 && kind <= OTHER_WORD) {
         if (next === OTHER_WORD) kind = OTHER_WORD;
         length++;

@@ -365,7 +365,10 @@ class BodySource implements PlainSource<Uint8Array> {
   #reader: BodyReader;
   #pending: Uint8Array | undefined;
   #idleTimeoutMs: number;
-  /** When the waiting read started (performance.now()), or -1 while no read waits. */
+  /**
+   * When the waiting read started (Date.now(): a builtin, where performance.now() is a call
+   * into the runtime, measurable at one per read), or -1 while no read waits.
+   */
   #readStartedAt = -1;
   #timer: ReturnType<typeof setTimeout> | undefined = undefined;
   #finished = false;
@@ -389,7 +392,7 @@ class BodySource implements PlainSource<Uint8Array> {
   #timerFired(): void {
     this.#timer = undefined;
     if (this.#finished || this.#readStartedAt < 0) return; // the next read arms it again
-    const waitedMs = performance.now() - this.#readStartedAt;
+    const waitedMs = Date.now() - this.#readStartedAt;
     if (waitedMs < this.#idleTimeoutMs) {
       this.#timer = setTimeout(this.#onTimer, this.#idleTimeoutMs - waitedMs);
       return;
@@ -415,7 +418,7 @@ class BodySource implements PlainSource<Uint8Array> {
       if (this.#failure) throw this.#failure;
       return undefined;
     }
-    this.#readStartedAt = performance.now();
+    this.#readStartedAt = Date.now();
     this.#timer ??= setTimeout(this.#onTimer, this.#idleTimeoutMs);
     let chunk: Uint8Array | undefined;
     try {

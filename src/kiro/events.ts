@@ -39,7 +39,8 @@ export interface KiroEventStreamOptions {
 }
 
 type JsonObject = Record<string, unknown>;
-type Enqueue = (event: KiroEvent) => void;
+/** Where events go: the step's controller itself, so no closure is made per frame. */
+type Sink = Pick<TransformStreamDefaultController<KiroEvent>, "enqueue">;
 
 const EXCEPTION_KINDS: Record<string, ErrorKind> = {
   ThrottlingException: "rate_limited",
@@ -59,11 +60,10 @@ export function kiroEvents(options: KiroEventStreamOptions = {}): Transformer<Fr
   const tools = new Map<string, string>();
   return {
     transform(frame, controller) {
-      const enqueue: Enqueue = (event) => controller.enqueue(event);
       const messageType = headerString(frame, ":message-type");
       if (messageType === "event") {
         const eventType = headerString(frame, ":event-type") ?? "";
-        toEvents(eventType, frame.payload, tools, enqueue, logger);
+        toEvents(eventType, frame.payload, tools, controller, logger);
       } else if (messageType === "exception") {
         throw exceptionError(frame);
       } else if (messageType === "error") {
@@ -98,25 +98,29 @@ function toEvents(
   eventType: string,
   payload: Uint8Array,
   tools: Map<string, string>,
-  enqueue: Enqueue,
+  sink: Sink,
   logger: Logger,
 ): void {
   switch (eventType) {
-    case "assistantResponseEvent":
-      return toText(parsePayload(eventType, payload), enqueue);
+    case "assistantResponseEvent": {
+      const plain = plainContent(payload);
+      if (plain === undefined) return toText(parsePayload(eventType, payload), sink);
+      if (plain !== "") sink.enqueue({ type: "text", text: plain });
+      return;
+    }
     case "toolUseEvent":
-      return toToolEvents(parsePayload(eventType, payload), tools, enqueue);
+      return toToolEvents(parsePayload(eventType, payload), tools, sink);
     case "meteringEvent":
-      return toMetering(parsePayload(eventType, payload), enqueue);
+      return toMetering(parsePayload(eventType, payload), sink);
     case "contextUsageEvent": {
       const body = parsePayload(eventType, payload);
       const percentage = field(body, "contextUsagePercentage", "number", eventType, true);
-      return enqueue({ type: "context_usage", percentage });
+      return sink.enqueue({ type: "context_usage", percentage });
     }
     case "reasoningContentEvent":
-      return toReasoning(parsePayload(eventType, payload), enqueue, logger);
+      return toReasoning(parsePayload(eventType, payload), sink, logger);
     case "metadataEvent":
-      return toMetadata(parsePayload(eventType, payload), enqueue);
+      return toMetadata(parsePayload(eventType, payload), sink);
     default:
       if (!IGNORED_EVENTS.has(eventType)) {
         logger.debug("Skipped an unknown Kiro event", { eventType });
@@ -124,13 +128,13 @@ function toEvents(
   }
 }
 
-function toText(body: JsonObject, enqueue: Enqueue): void {
+function toText(body: JsonObject, sink: Sink): void {
   if (body.followupPrompt) return;
   const text = field(body, "content", "string", "assistantResponseEvent");
-  if (text) enqueue({ type: "text", text });
+  if (text) sink.enqueue({ type: "text", text });
 }
 
-function toToolEvents(body: JsonObject, tools: Map<string, string>, enqueue: Enqueue): void {
+function toToolEvents(body: JsonObject, tools: Map<string, string>, sink: Sink): void {
   const toolUseId = field(body, "toolUseId", "string", "toolUseEvent", true);
   const known = tools.get(toolUseId);
   const name = field(body, "name", "string", "toolUseEvent") ?? known;
@@ -140,10 +144,10 @@ function toToolEvents(body: JsonObject, tools: Map<string, string>, enqueue: Enq
   const stop = field(body, "stop", "boolean", "toolUseEvent");
   if (known === undefined) {
     tools.set(toolUseId, name);
-    enqueue({ type: "tool_start", toolUseId, name });
+    sink.enqueue({ type: "tool_start", toolUseId, name });
   }
-  if (input) enqueue({ type: "tool_input", toolUseId, name, input });
-  if (stop) enqueue({ type: "tool_stop", toolUseId, name });
+  if (input) sink.enqueue({ type: "tool_input", toolUseId, name, input });
+  if (stop) sink.enqueue({ type: "tool_stop", toolUseId, name });
 }
 
 /** Tool input arrives as a JSON text fragment, or in some captures as a whole object. */
@@ -154,7 +158,7 @@ function toolInputText(input: unknown): string {
   throw invalid("toolUseEvent", `"input" is neither a string nor an object`);
 }
 
-function toMetering(body: JsonObject, enqueue: Enqueue): void {
+function toMetering(body: JsonObject, sink: Sink): void {
   const event: KiroEvent = {
     type: "metering",
     credits: field(body, "usage", "number", "meteringEvent", true),
@@ -167,7 +171,7 @@ function toMetering(body: JsonObject, enqueue: Enqueue): void {
     "cache_creation_input_tokens",
   );
   if (cacheCreation !== undefined) event.cacheCreationInputTokens = cacheCreation;
-  enqueue(event);
+  sink.enqueue(event);
 }
 
 /**
@@ -175,7 +179,7 @@ function toMetering(body: JsonObject, enqueue: Enqueue): void {
  * and signature nested in `reasoningText` (spec §8.6); redacted content is bytes, which JSON
  * carries as base64 text (an array of byte values is turned into that too).
  */
-function toReasoning(body: JsonObject, enqueue: Enqueue, logger: Logger): void {
+function toReasoning(body: JsonObject, sink: Sink, logger: Logger): void {
   const eventType = "reasoningContentEvent";
   const nested = body.reasoningText;
   if (nested !== undefined && nested !== null && !isObject(nested)) {
@@ -193,7 +197,7 @@ function toReasoning(body: JsonObject, enqueue: Enqueue, logger: Logger): void {
   const event: KiroEvent = { type: "reasoning", text: text ?? "" };
   if (signature !== undefined) event.signature = signature;
   if (redacted !== undefined) event.redacted = redacted;
-  enqueue(event);
+  sink.enqueue(event);
 }
 
 function redactedText(value: unknown): string | undefined {
@@ -207,7 +211,7 @@ function redactedText(value: unknown): string | undefined {
   throw invalid("reasoningContentEvent", `"redactedContent" is neither text nor bytes`);
 }
 
-function toMetadata(body: JsonObject, enqueue: Enqueue): void {
+function toMetadata(body: JsonObject, sink: Sink): void {
   const event: KiroEvent = { type: "metadata" };
   const stopReason = body.stopReason ?? body.stop_reason;
   if (typeof stopReason === "string") event.stopReason = stopReason;
@@ -226,7 +230,7 @@ function toMetadata(body: JsonObject, enqueue: Enqueue): void {
     const total = firstNumber(usage, "totalTokens", "total_tokens");
     if (total !== undefined) event.totalTokens = total;
   }
-  if (Object.keys(event).length > 1) enqueue(event);
+  if (Object.keys(event).length > 1) sink.enqueue(event);
 }
 
 function exceptionError(frame: Frame): GatewayError {
@@ -249,6 +253,35 @@ function exceptionError(frame: Frame): GatewayError {
     kind,
     `Kiro sent exception "${exceptionType}": ${message || "no message"}`,
   );
+}
+
+/** `{"content":"` as bytes: how nearly every text delta's payload starts. */
+const CONTENT_PREFIX = new TextEncoder().encode('{"content":"');
+/** Longest content read with String.fromCharCode; longer content goes through the decoder. */
+const CHAR_CODES_MAX = 1024;
+
+/**
+ * The text of a payload that is exactly `{"content":"…"}` with printable ASCII and no escape
+ * inside the quotes (nearly every text delta), read without a decoder or JSON.parse; undefined
+ * for anything else, which then takes the general path.
+ */
+function plainContent(payload: Uint8Array): string | undefined {
+  const length = payload.byteLength;
+  const prefix = CONTENT_PREFIX.byteLength;
+  if (length < prefix + 2 || payload[length - 1] !== 0x7d || payload[length - 2] !== 0x22) {
+    return undefined;
+  }
+  for (let i = 0; i < prefix; i++) if (payload[i] !== CONTENT_PREFIX[i]) return undefined;
+  const end = length - 2;
+  for (let i = prefix; i < end; i++) {
+    const byte = payload[i]!;
+    // A quote, a backslash, a control or a non-ASCII byte: the general path decides.
+    if (byte < 0x20 || byte === 0x22 || byte === 0x5c || byte >= 0x7f) return undefined;
+  }
+  const content = payload.subarray(prefix, end);
+  return content.byteLength <= CHAR_CODES_MAX
+    ? String.fromCharCode.apply(null, content as unknown as number[])
+    : utf8Decoder.decode(content);
 }
 
 function parsePayload(eventType: string, payload: Uint8Array): JsonObject {

@@ -25,7 +25,10 @@ export type HeaderValue =
   | { type: "timestamp"; value: Date }
   | { type: "uuid"; value: string };
 
-/** One decoded event-stream message; `payload` may be a view into the received bytes. */
+/**
+ * One decoded event-stream message; `payload` may be a view into the received bytes, and
+ * frames of one decoder with the same header bytes share one `headers` object (read-only).
+ */
 export interface Frame {
   headers: Record<string, HeaderValue>;
   payload: Uint8Array;
@@ -93,6 +96,7 @@ export function frameDecoder(options: FrameDecoderOptions = {}): Transformer<Uin
   // The checked total length of the frame being waited for, or 0 before its prelude.
   let expected = 0;
   const prelude = new Uint8Array(PRELUDE_BYTES);
+  const memo = new HeaderMemo();
 
   /** Copies `length` bytes out of the pending chunks, for a frame split across chunks. */
   function takeCopy(length: number): Uint8Array {
@@ -153,9 +157,9 @@ export function frameDecoder(options: FrameDecoderOptions = {}): Transformer<Uin
             chunks.shift();
             head = 0;
           }
-          controller.enqueue(decodeChecked(first, at, total));
+          controller.enqueue(decodeChecked(first, at, total, memo));
         } else {
-          controller.enqueue(decodeChecked(takeCopy(total), 0, total));
+          controller.enqueue(decodeChecked(takeCopy(total), 0, total, memo));
         }
       }
     },
@@ -244,8 +248,35 @@ function checkPrelude(bytes: Uint8Array, at: number, maxFrameBytes: number): num
   return total;
 }
 
+/**
+ * The header sections a decoder saw last, decoded: Kiro repeats the same few byte for byte
+ * (one per event type), and comparing ~90 bytes costs less than decoding six strings.
+ */
+class HeaderMemo {
+  #bytes: (Uint8Array | undefined)[] = [undefined, undefined];
+  #headers: Record<string, HeaderValue>[] = [{}, {}];
+  #next = 0;
+
+  /** The decoded headers of bytes[start, end), from memory when seen lately. */
+  headers(bytes: Uint8Array, start: number, end: number): Record<string, HeaderValue> {
+    const length = end - start;
+    for (let slot = 0; slot < 2; slot++) {
+      const known = this.#bytes[slot];
+      if (known === undefined || known.byteLength !== length) continue;
+      let i = 0;
+      while (i < length && known[i] === bytes[start + i]) i++;
+      if (i === length) return this.#headers[slot]!;
+    }
+    const headers = decodeHeaders(bytes, start, end);
+    this.#bytes[this.#next] = bytes.slice(start, end);
+    this.#headers[this.#next] = headers;
+    this.#next = 1 - this.#next;
+    return headers;
+  }
+}
+
 /** Decodes the `total` bytes at `at`, a frame whose prelude checkPrelude already accepted. */
-function decodeChecked(bytes: Uint8Array, at: number, total: number): Frame {
+function decodeChecked(bytes: Uint8Array, at: number, total: number, memo?: HeaderMemo): Frame {
   const end = at + total;
   const headersLength = readUint32(bytes, at + 4);
   const expectedCrc = readUint32(bytes, end - 4);
@@ -259,7 +290,9 @@ function decodeChecked(bytes: Uint8Array, at: number, total: number): Frame {
   }
   const headersEnd = at + PRELUDE_BYTES + headersLength;
   return {
-    headers: decodeHeaders(bytes, at + PRELUDE_BYTES, headersEnd),
+    headers: memo
+      ? memo.headers(bytes, at + PRELUDE_BYTES, headersEnd)
+      : decodeHeaders(bytes, at + PRELUDE_BYTES, headersEnd),
     payload: bytes.subarray(headersEnd, end - 4),
   };
 }

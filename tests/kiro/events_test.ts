@@ -419,3 +419,37 @@ Deno.test("unknown events are skipped with a debug log", async () => {
   assert.equal(records[0]?.level, "debug");
   assert.equal(records[0]?.fields.eventType, "brandNewEvent");
 });
+
+Deno.test("text payloads read without JSON.parse give exactly what JSON.parse gives", async () => {
+  const long = "x".repeat(5000);
+  const payloads = [
+    '{"content":"plain ASCII, spaces and punctuation: ~!@#$%^&*()[]{}"}',
+    '{"content":""}',
+    '{"content":"with \\"quotes\\", a back\\\\slash and a line\\nbreak"}',
+    '{"content":"caf\u00e9 \ud83d\ude00 \u2028"}',
+    '{"content":"escaped \\u00e9 and \\ud83d\\ude00"}',
+    `{"content":"${long}"}`,
+    '{"content":"a DEL \u007f stays"}',
+    '{"content":"more fields","modelId":"m"}',
+    '{"modelId":"m","content":"fields first"}',
+    '{"content":"spaced"} ',
+    '{"content":"followed","followupPrompt":{"content":"x"}}',
+  ];
+  const events = await decodeEvents(
+    payloads.map((payload) => kiroFrame("assistantResponseEvent", payload)),
+  );
+  const expected = payloads
+    .map((payload) => JSON.parse(payload) as { content: string; followupPrompt?: unknown })
+    .filter((body) => body.content !== "" && !body.followupPrompt)
+    .map((body) => ({ type: "text", text: body.content }));
+  assert.deepEqual(events, expected);
+});
+
+Deno.test("a text payload with a raw control character is refused, as JSON.parse refuses it", async () => {
+  const [events, err] = await eventsThenError([
+    textFrame("before"),
+    kiroFrame("assistantResponseEvent", '{"content":"tab\there"}'),
+  ]);
+  assert.deepEqual(events, [{ type: "text", text: "before" }]);
+  assert.equal(err.kind, "upstream_protocol");
+});

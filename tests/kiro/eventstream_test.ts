@@ -359,3 +359,34 @@ Deno.test("a 16 KiB chunk holding many frames yields payloads without copies", a
   assert.equal(frames.length, 100);
   for (const frame of frames) assert.equal(frame.payload.buffer, bytes.buffer);
 });
+
+Deno.test("header sections of the same length but other bytes are decoded, not taken from memory", async () => {
+  const frame = (type: string, n: number) =>
+    encodeFrame({
+      headers: {
+        ":event-type": { type: "string", value: type },
+        "n": { type: "integer", value: n },
+      },
+      payload: encoder.encode(`{"n":${n}}`),
+    });
+  // Three distinct sections of one length, repeated and alternated, more than the memory holds.
+  const frames = [
+    frame("aaaa", 1),
+    frame("bbbb", 2),
+    frame("aaaa", 1),
+    frame("cccc", 3),
+    frame(
+      "aaaa",
+      4,
+    ),
+    frame("bbbb", 2),
+    frame("bbbb", 5),
+  ];
+  const decoded = await within(
+    collect(streamOf([concatBytes(...frames)]).pipeThrough(new FrameDecoderStream())),
+  );
+  assert.deepEqual(
+    decoded.map((f) => [f.headers[":event-type"]?.value, f.headers["n"]?.value]),
+    [["aaaa", 1], ["bbbb", 2], ["aaaa", 1], ["cccc", 3], ["aaaa", 4], ["bbbb", 2], ["bbbb", 5]],
+  );
+});

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { defaultConfig } from "../../src/config.ts";
 import type { ChatEvent } from "../../src/core/chat.ts";
-import { ShutdownCutStream } from "../../src/core/shutdown.ts";
+import { cutAtShutdown } from "../../src/core/shutdown.ts";
+import { eventBatches, pipeToEvents } from "../../src/core/streams.ts";
 import { Logger, silentLogger } from "../../src/log.ts";
 import { shutDownGracefully } from "../../src/main.ts";
 import { createHandler } from "../../src/server.ts";
@@ -18,7 +19,7 @@ const HELD: { events: ChatEvent[]; holdAfter: number } = {
   holdAfter: 1,
 };
 
-Deno.test("ShutdownCutStream passes events until the signal, then one error event and the end", async () => {
+Deno.test("cutAtShutdown passes events until the signal, then one error event and the end", async () => {
   const grace = new AbortController();
   const cancelled = Promise.withResolvers<void>();
   let sent = 0;
@@ -29,7 +30,7 @@ Deno.test("ShutdownCutStream passes events until the signal, then one error even
     },
     cancel: () => cancelled.resolve(),
   }, { highWaterMark: 0 });
-  const reader = source.pipeThrough(new ShutdownCutStream(grace.signal)).getReader();
+  const reader = cutAtShutdown(source, grace.signal).getReader();
   assert.deepEqual((await reader.read()).value, { type: "text", text: "a" });
   const next = reader.read();
   grace.abort();
@@ -44,12 +45,39 @@ Deno.test("ShutdownCutStream passes events until the signal, then one error even
 Deno.test("a reply that ends before the signal is left alone", async () => {
   const grace = new AbortController();
   const events = await Array.fromAsync(
-    ReadableStream.from<ChatEvent>([{ type: "text", text: "done" }]).pipeThrough(
-      new ShutdownCutStream(grace.signal),
-    ),
+    cutAtShutdown(ReadableStream.from<ChatEvent>([{ type: "text", text: "done" }]), grace.signal),
   );
   grace.abort();
   assert.deepEqual(events, [{ type: "text", text: "done" }]);
+});
+
+Deno.test("cutAtShutdown keeps the batches of one upstream read and leaves no listener behind", async () => {
+  const grace = new AbortController();
+  let listeners = 0;
+  const add = grace.signal.addEventListener.bind(grace.signal);
+  const remove = grace.signal.removeEventListener.bind(grace.signal);
+  grace.signal.addEventListener = (...args: Parameters<typeof add>) => {
+    listeners++;
+    add(...args);
+  };
+  grace.signal.removeEventListener = (...args: Parameters<typeof remove>) => {
+    listeners--;
+    remove(...args);
+  };
+  const reads = ReadableStream.from([["a", "b"], ["c"]]);
+  const events = pipeToEvents(reads, {
+    transform(texts: string[], controller) {
+      for (const text of texts) controller.enqueue({ type: "text", text });
+    },
+  });
+  const batches = eventBatches(cutAtShutdown(events, grace.signal));
+  const texts = (batch: ChatEvent[] | undefined) =>
+    batch?.map((event) => event.type === "text" ? event.text : event.type);
+  assert.equal(listeners, 1);
+  assert.deepEqual(texts(await batches.next()), ["a", "b"]);
+  assert.deepEqual(texts(await batches.next()), ["c"]);
+  assert.equal(await batches.next(), undefined);
+  assert.equal(listeners, 0);
 });
 
 /** The three streaming routes and how each ends a reply with an in-band error. */
