@@ -4,7 +4,7 @@
  * pass-through (and the client reading the upstream directly), each gateway in its own process against one upstream, alternating request by request
  * so a noisy machine shifts every side alike. Prints medians per side.
  *
- * `deno run -A bench/ab.ts --base=../base [--runs=60] [--loads=latency,throughput,paced]`
+ * `deno run -A bench/ab.ts --base=../base [--runs=60] [--loads=latency,throughput,first,paced]`
  */
 import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
@@ -41,6 +41,14 @@ function loads(runs: number): Load[] {
       runs: Math.max(3, Math.floor(runs / 10)),
     },
     {
+      // The time to first byte of a short paced answer, many times (the paced load's first byte
+      // with 20 frames instead of 500, so each run takes ~40 ms).
+      name: "first",
+      frames: buildReplyFrames({ textChars: buildDeltas(20 * 60).slice(0, 20).join("").length }),
+      intervalMs: 2,
+      runs,
+    },
+    {
       name: "paced",
       frames: buildReplyFrames({ textChars: paced }),
       intervalMs: 2,
@@ -69,6 +77,8 @@ async function main(): Promise<void> {
       runs: { type: "string", default: "60" },
       loads: { type: "string", default: "latency,throughput,paced" },
       dialects: { type: "string", default: "openai,anthropic,responses" },
+      /** Also run this checkout with its state in SQLite (the default of `deno task start`). */
+      sqlite: { type: "boolean", default: false },
     },
   });
   await using upstream = startBenchUpstream();
@@ -79,6 +89,17 @@ async function main(): Promise<void> {
       gateway: await spawnBenchGateway({ upstreamUrl: upstream.url, fakeReasoning: false }),
     },
   ];
+  if (values.sqlite) {
+    const stateDir = await Deno.makeTempDir({ dir: ".test-tmp", prefix: "ab-state-" });
+    sides.push({
+      name: "sqlite",
+      gateway: await spawnBenchGateway({
+        upstreamUrl: upstream.url,
+        fakeReasoning: false,
+        stateDir,
+      }),
+    });
+  }
   if (values.base) {
     sides.push({ name: "base", gateway: await spawnFrom(values.base, upstream.url) });
   }

@@ -6,6 +6,7 @@
 import { fileURLToPath } from "node:url";
 import { createGateway } from "../src/app.ts";
 import { MemoryState } from "../src/state/state.ts";
+import { openSqliteState } from "../src/state/sqlite.ts";
 import { type Config, defaultConfig } from "../src/config.ts";
 import { Logger } from "../src/log.ts";
 import { GENERATE_PATH } from "./upstream.ts";
@@ -26,6 +27,11 @@ export interface BenchGatewaySettings {
    * (sockets, HTTP state, one fetch), the floor under the gateway's own cost.
    */
   passthrough?: boolean;
+  /**
+   * Keep the gateway's state in SQLite in this folder, as `deno task start` does by default,
+   * instead of in memory.
+   */
+  stateDir?: string;
 }
 
 /** How to start the gateway process. */
@@ -68,6 +74,7 @@ export async function spawnBenchGateway(
       "--allow-net=127.0.0.1",
       "--allow-env",
       "--allow-read",
+      ...settings.stateDir ? [`--allow-write=${settings.stateDir}`] : [],
       ...options.denoFlags ?? [],
       fileURLToPath(import.meta.url),
       JSON.stringify(settings),
@@ -136,7 +143,7 @@ async function serveBenchGateway(settings: BenchGatewaySettings): Promise<void> 
     : await createGateway(config, {
       logger,
       homeDir: "/nonexistent-home",
-      state: new MemoryState(),
+      state: settings.stateDir ? openSqliteState(settings.stateDir) : new MemoryState(),
     });
   // Sampled: /proc/self/status (VmHWM) would need --allow-all. A sample costs a few µs.
   const peaks: MemoryPeaks = { rss: 0, rssNow: 0, heapTotal: 0, heapUsed: 0, external: 0 };

@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import type { DebugMode } from "./config.ts";
 import { formatRecord, type Logger, redact, redactSecrets } from "./log.ts";
+import { keepBodyLimits } from "./core/http_body.ts";
 
 /** Routes whose requests are captured. */
 export const CAPTURED_PATHS: ReadonlySet<string> = new Set([
@@ -162,7 +163,7 @@ export class RequestCapture {
         return reader.cancel(reason);
       },
     }, { highWaterMark: 0 });
-    return new Request(req, { body });
+    return keepBodyLimits(req, new Request(req, { body }));
   }
 
   /** Records the payload sent to Kiro (the last attempt wins). */

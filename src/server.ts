@@ -358,6 +358,8 @@ export function createHandler(deps: ServerDeps): (req: Request) => Promise<Respo
       },
       onEnd: finish,
     });
+    // Watched in place (an SSE body): the response stays as it is.
+    if (body === response.body) return response;
     return new Response(body, {
       status,
       statusText: response.statusText,

@@ -5,32 +5,63 @@ import { GatewayError } from "../errors.ts";
 export const MAX_BODY_BYTES = 50 * 1024 * 1024;
 
 /**
- * Reads a request or response body of at most `maxBytes`. Returns undefined, having cancelled
- * the body, when it is larger; a `content-length` above the cap is refused before reading.
+ * Reads a request or response body of at most `maxBytes` (and at most the limits
+ * limitRequestBody gave a request). Returns undefined, having cancelled the body, when it is
+ * larger; a `content-length` above the cap is refused before reading. A request's body that
+ * has not ended within its limits' time after the first read is cancelled, and the read
+ * throws bodyTimedOut.
  */
 export async function readBodyCapped(
   message: Request | Response,
   maxBytes: number,
 ): Promise<Uint8Array | undefined> {
+  const limits = (message as Limited)[LIMITS];
+  const cap = Math.min(maxBytes, limits?.maxBytes ?? maxBytes);
   const declared = Number(message.headers.get("content-length") ?? "");
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    await message.body?.cancel();
+  if (Number.isFinite(declared) && declared > cap) {
+    await message.body?.cancel().catch(() => {});
     return undefined;
   }
   if (!message.body) return new Uint8Array(0);
+  return await readWithin(message.body, cap, limits?.timeoutMs);
+}
+
+/** Reads `body` whole unless it passes `maxBytes` (undefined) or `timeoutMs` (throws). */
+async function readWithin(
+  body: ReadableStream<Uint8Array>,
+  maxBytes: number,
+  timeoutMs: number | undefined,
+): Promise<Uint8Array | undefined> {
+  const reader = body.getReader();
+  let expired = false;
+  const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
+    expired = true;
+    reader.cancel(bodyTimedOut(timeoutMs)).catch(() => {});
+  }, timeoutMs);
   const chunks: Uint8Array[] = [];
   let total = 0;
-  const reader = message.body.getReader();
-  while (true) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel();
-      return undefined;
+  try {
+    while (true) {
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        result = await reader.read();
+      } catch (err) {
+        if (expired) throw bodyTimedOut(timeoutMs!);
+        throw err;
+      }
+      if (expired) throw bodyTimedOut(timeoutMs!);
+      if (result.done) break;
+      total += result.value.byteLength;
+      if (total > maxBytes) {
+        await reader.cancel().catch(() => {});
+        return undefined;
+      }
+      chunks.push(result.value);
     }
-    chunks.push(value);
+  } finally {
+    clearTimeout(timer);
   }
+  if (chunks.length === 1) return chunks[0]!;
   const bytes = new Uint8Array(total);
   let offset = 0;
   for (const chunk of chunks) {
@@ -46,23 +77,6 @@ export function bodyTooLarge(maxBytes: number): GatewayError {
     "payload_too_large",
     `Request body is too large: the limit is ${maxBytes} bytes`,
   );
-}
-
-/**
- * Passes body bytes on until more than `maxBytes` went through, then errors with bodyTooLarge:
- * the reader sees that error and the source is cancelled, so nothing past the cap is buffered.
- */
-export class BodyLimitStream extends TransformStream<Uint8Array, Uint8Array> {
-  constructor(maxBytes: number) {
-    let total = 0;
-    super({
-      transform(chunk, controller) {
-        total += chunk.byteLength;
-        if (total > maxBytes) throw bodyTooLarge(maxBytes);
-        controller.enqueue(chunk);
-      },
-    });
-  }
 }
 
 /**
@@ -87,11 +101,20 @@ export interface BodyLimits {
   timeoutMs?: number;
 }
 
+/** Where limitRequestBody keeps a request's limits for readBodyCapped. */
+const LIMITS = Symbol("request body limits");
+
+type Limited = (Request | Response) & { [LIMITS]?: Required<BodyLimits> };
+
 /**
- * Returns `req` with its body held to `limits`, for every route alike. Throws bodyTooLarge
- * at once when `content-length` declares more than `maxBytes` (the body is cancelled unread);
- * otherwise the body errors with bodyTooLarge as soon as more arrives, and with bodyTimedOut
- * when it has not ended `timeoutMs` after the first read, whoever reads it.
+ * Holds `req`'s body to `limits`, for every route alike. Throws bodyTooLarge at once when
+ * `content-length` declares more than `maxBytes` (the body is cancelled unread); otherwise the
+ * limits stay with the request, and reading its body through readBodyCapped or readJsonBody
+ * (as every route does) stops past `maxBytes`, and with bodyTimedOut when the body has not
+ * ended `timeoutMs` after the first read, its source cancelled either way. The clock starts
+ * at the first read, so a body nobody reads (a request refused before its body) holds no
+ * timer. The body itself is not wrapped: a second Request and stream around every body cost
+ * more than the whole rest of reading it.
  */
 export async function limitRequestBody(req: Request, limits: BodyLimits): Promise<Request> {
   if (req.body === null || req.method === "GET" || req.method === "HEAD") return req;
@@ -101,60 +124,15 @@ export async function limitRequestBody(req: Request, limits: BodyLimits): Promis
     await req.body.cancel().catch(() => {});
     throw bodyTooLarge(maxBytes);
   }
-  return new Request(req, {
-    body: limitedBody(req.body, maxBytes, limits.timeoutMs ?? BODY_TIMEOUT_MS),
-  });
+  (req as Limited)[LIMITS] = { maxBytes, timeoutMs: limits.timeoutMs ?? BODY_TIMEOUT_MS };
+  return req;
 }
 
-/**
- * Passes `body` on, read only when read itself. More than `maxBytes` errors it with
- * bodyTooLarge and cancels `body`, so nothing past the cap is buffered; once read, it must end
- * within `timeoutMs` or it errors with bodyTimedOut and `body` is cancelled. The clock starts
- * at the first read, so a body nobody reads (a request refused before its body) holds no
- * timer. One stream does both (a pipe through BodyLimitStream and a second stream for the
- * deadline cost about twice as much per request).
- */
-function limitedBody(
-  body: ReadableStream<Uint8Array>,
-  maxBytes: number,
-  timeoutMs: number,
-): ReadableStream<Uint8Array> {
-  const reader = body.getReader();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let expired = false;
-  let total = 0;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      timer ??= setTimeout(() => {
-        expired = true;
-        reader.cancel(bodyTimedOut(timeoutMs)).catch(() => {});
-      }, timeoutMs);
-      let result: ReadableStreamReadResult<Uint8Array>;
-      try {
-        result = await reader.read();
-      } catch (err) {
-        clearTimeout(timer);
-        throw err;
-      }
-      if (expired) throw bodyTimedOut(timeoutMs);
-      if (result.done) {
-        clearTimeout(timer);
-        controller.close();
-        return;
-      }
-      total += result.value.byteLength;
-      if (total > maxBytes) {
-        clearTimeout(timer);
-        reader.cancel(bodyTooLarge(maxBytes)).catch(() => {});
-        throw bodyTooLarge(maxBytes);
-      }
-      controller.enqueue(result.value);
-    },
-    cancel(reason) {
-      clearTimeout(timer);
-      return reader.cancel(reason);
-    },
-  }, { highWaterMark: 0 });
+/** Gives `copy` (a request made from `original`, such as a tapped one) the limits of `original`. */
+export function keepBodyLimits(original: Request, copy: Request): Request {
+  const limits = (original as Limited)[LIMITS];
+  if (limits) (copy as Limited)[LIMITS] = limits;
+  return copy;
 }
 
 /**
@@ -241,7 +219,9 @@ function nestsDeeperThan(text: string, limit: number): boolean {
  */
 export async function readJsonBody(req: Request, maxBytes: number): Promise<unknown> {
   const bytes = await readBodyCapped(req, maxBytes);
-  if (bytes === undefined) throw bodyTooLarge(maxBytes);
+  if (bytes === undefined) {
+    throw bodyTooLarge(Math.min(maxBytes, (req as Limited)[LIMITS]?.maxBytes ?? maxBytes));
+  }
   const text = decodeUtf8Body(bytes);
   if (text.trim() === "") {
     throw new GatewayError("invalid_request", "Invalid request: the body is empty, expected JSON");

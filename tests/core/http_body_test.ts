@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import {
-  BodyLimitStream,
   decodeUtf8Body,
+  keepBodyLimits,
+  limitRequestBody,
   readBodyCapped,
   readJsonBody,
 } from "../../src/core/http_body.ts";
@@ -136,24 +137,57 @@ Deno.test("decodeUtf8Body names the first invalid sequence and never replaces it
   });
 });
 
-Deno.test("BodyLimitStream errors once more than the limit passed and cancels its source", async () => {
-  const cancelled = Promise.withResolvers<unknown>();
-  let sent = 0;
-  const source = new ReadableStream<Uint8Array>({
-    pull(controller) {
-      sent++;
-      controller.enqueue(new Uint8Array(10));
-    },
-    cancel: (reason) => cancelled.resolve(reason),
-  }, { highWaterMark: 0 });
-  const reader = source.pipeThrough(new BodyLimitStream(25)).getReader();
-  assert.equal((await reader.read()).value?.byteLength, 10);
-  assert.equal((await reader.read()).value?.byteLength, 10);
-  await assert.rejects(reader.read(), (err: unknown) => {
-    assert.ok(err instanceof GatewayError);
-    assert.equal(err.kind, "payload_too_large");
-    return true;
+Deno.test("a limited request is read in place: the same Request, its limits applied by readJsonBody", async (t) => {
+  const streamed = (chunks: string[], onCancel?: (reason: unknown) => void) =>
+    new ReadableStream<Uint8Array>({
+      pull(controller) {
+        const next = chunks.shift();
+        if (next === undefined) return new Promise<void>(() => {}); // stops arriving
+        controller.enqueue(new TextEncoder().encode(next));
+      },
+      cancel: onCancel,
+    }, { highWaterMark: 0 });
+  const post = (body: ReadableStream<Uint8Array>) =>
+    new Request("http://127.0.0.1/", { method: "POST", body });
+
+  await t.step("no Request or stream is put around the body", async () => {
+    const req = post(streamed(['{"a":', "1}"]));
+    const limited = await limitRequestBody(req, { maxBytes: 100 });
+    assert.equal(limited, req);
   });
-  assert.ok((await cancelled.promise) instanceof GatewayError);
-  assert.ok(sent <= 4, `read ${sent} chunks`);
+
+  await t.step("the request's cap wins over the reader's, and names itself", async () => {
+    const cancelled = Promise.withResolvers<unknown>();
+    const req = await limitRequestBody(
+      post(streamed(['{"a":"', "x".repeat(20), "x".repeat(20)], cancelled.resolve)),
+      { maxBytes: 30 },
+    );
+    await assert.rejects(readJsonBody(req, 1000), (err: unknown) => {
+      assert.ok(err instanceof GatewayError);
+      assert.equal(err.kind, "payload_too_large");
+      assert.equal(err.message, "Request body is too large: the limit is 30 bytes");
+      return true;
+    });
+    await cancelled.promise;
+  });
+
+  await t.step("a body that stops arriving times out and is cancelled", async () => {
+    const cancelled = Promise.withResolvers<unknown>();
+    const req = await limitRequestBody(post(streamed(['{"a":'], cancelled.resolve)), {
+      maxBytes: 100,
+      timeoutMs: 50,
+    });
+    await assert.rejects(readJsonBody(req, 1000), (err: unknown) => {
+      assert.ok(err instanceof GatewayError);
+      assert.equal(err.kind, "request_timeout");
+      return true;
+    });
+    assert.ok((await cancelled.promise) instanceof GatewayError);
+  });
+
+  await t.step("a copy made with keepBodyLimits keeps them", async () => {
+    const original = await limitRequestBody(post(streamed(["x".repeat(50)])), { maxBytes: 10 });
+    const copy = keepBodyLimits(original, new Request(original, { body: original.body }));
+    assert.equal(await readBodyCapped(copy, 1000), undefined);
+  });
 });
