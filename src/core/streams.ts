@@ -17,8 +17,16 @@ const SOURCE = Symbol("plain source");
 
 /** Values pulled one at a time: a promise per value instead of a stream's machinery. */
 export interface PlainSource<T> {
-  /** The next value, or undefined at the end; rejects with the source's failure. */
+  /**
+   * The next value, or undefined at the end; rejects with the source's failure. A source with
+   * `keep` lends its values: each is valid only until the next call.
+   */
   next(): Promise<T | undefined>;
+  /**
+   * A copy of a lent value that stays valid (sources that reuse one buffer for every value);
+   * absent when values are the reader's to keep.
+   */
+  keep?(value: T): T;
   /** Stops reading and cancels what the values come from. */
   cancel(reason?: unknown): Promise<void>;
 }
@@ -44,9 +52,10 @@ class PullFrom<T> implements UnderlyingDefaultSource<T> {
     this.#source = source;
   }
   async pull(controller: ReadableStreamDefaultController<T>): Promise<void> {
-    const value = await this.#source.next();
+    const source = this.#source;
+    const value = await source.next();
     if (value === undefined) controller.close();
-    else controller.enqueue(value);
+    else controller.enqueue(source.keep ? source.keep(value) : value);
   }
   cancel(reason?: unknown): Promise<void> {
     return this.#source.cancel(reason);
@@ -91,6 +100,7 @@ export interface EventBatches {
 /**
  * Reads `source` only when the result is read, runs each chunk through `steps` (a synchronous
  * transformer, e.g. several chained with chainTransformers) and hands on what it enqueues.
+ * A chunk may be lent (see PlainSource.keep): steps that keep bytes past their call copy them.
  * A failure of the source or of a step becomes one final `error` event and the end, so a
  * response that already started can report it in-band. Cancelling the result cancels the
  * source and the steps. The events of one source chunk form one batch (eventBatches).
@@ -114,6 +124,9 @@ class EventPipe<I> implements TransformStreamDefaultController<ChatEvent>, Event
   #onEvent: ((event: ChatEvent) => void) | undefined;
   #batch: ChatEvent[] = [];
   #closed = false;
+  /** Told once when the events end or are cancelled (see watchEnd). */
+  #onEnd: (() => Promise<void>)[] | undefined = undefined;
+  #ended = false;
 
   constructor(
     reader: PlainSource<I>,
@@ -140,6 +153,17 @@ class EventPipe<I> implements TransformStreamDefaultController<ChatEvent>, Event
   }
 
   terminate(): void {}
+
+  /** Calls `onEnd` once when the events end or are cancelled, before the end is passed on. */
+  watchEnd(onEnd: () => Promise<void>): void {
+    (this.#onEnd ??= []).push(onEnd);
+  }
+
+  async #end(): Promise<void> {
+    if (this.#ended) return;
+    this.#ended = true;
+    for (const onEnd of this.#onEnd!) await onEnd();
+  }
 
   #fail(err: unknown): void {
     this.enqueue({ type: "error", error: toGatewayError(err) });
@@ -174,26 +198,36 @@ class EventPipe<I> implements TransformStreamDefaultController<ChatEvent>, Event
         this.#fail(err);
       }
     }
-    if (this.#batch.length === 0) return undefined;
+    if (this.#batch.length === 0) {
+      if (this.#onEnd) await this.#end();
+      return undefined;
+    }
     const taken = this.#batch;
     this.#batch = [];
     return taken;
   }
 
-  cancel(reason?: unknown): Promise<void> {
+  async cancel(reason?: unknown): Promise<void> {
+    if (this.#onEnd) await this.#end();
     void this.#steps.cancel?.(reason);
-    return this.#reader.cancel(reason);
+    await this.#reader.cancel(reason);
   }
 }
 
 /**
  * Calls `onEnd` once when `events` ends, fails or is cancelled (before the end is passed on),
- * keeping its batch view.
+ * keeping its batch view. Events straight from pipeToEvents, not read yet, are watched in
+ * place (the same stream is returned), so the watch costs no stage per read.
  */
 export function onEventsEnd(
   events: ReadableStream<ChatEvent>,
   onEnd: () => Promise<void>,
 ): ReadableStream<ChatEvent> {
+  const batches = (events as Batchable)[BATCHES];
+  if (batches instanceof EventPipe && !events.locked) {
+    batches.watchEnd(onEnd);
+    return events;
+  }
   return batchable(new EndWatch(events, onEnd));
 }
 

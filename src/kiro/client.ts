@@ -302,9 +302,9 @@ const READ_BUFFER_BYTES = 4 * 1024;
 
 /**
  * Reads a response body chunk by chunk. A byte stream (what fetch returns) is read into one
- * reused buffer and each chunk copied out at its own size: the default reader allocates a
- * zeroed 64 KiB buffer for every read, which costs more than the rest of the pipeline when
- * Kiro sends one small frame per read. Other streams are read as they are.
+ * reused buffer, and each chunk is a view of it until the next read: the default reader
+ * allocates a zeroed 64 KiB buffer for every read, and a copy per read costs an allocation,
+ * which add up when Kiro sends one small frame per read. Other streams are read as they are.
  */
 class BodyReader {
   #byob: ReadableStreamBYOBReader | undefined;
@@ -320,7 +320,10 @@ class BodyReader {
     }
   }
 
-  /** The next chunk, or undefined at the end of the body. */
+  /**
+   * The next chunk, or undefined at the end of the body. A chunk from a byte stream is a view
+   * of the read buffer, valid until the next read (copy it to keep it: see `lends`).
+   */
   async read(): Promise<Uint8Array | undefined> {
     if (this.#plain) {
       const result = await this.#plain.read();
@@ -334,9 +337,14 @@ class BodyReader {
         this.#buffer = undefined; // the body is over: do not keep 4 KiB per finished stream
         return undefined;
       }
-      if (result.value.byteLength > 0) return result.value.slice();
+      if (result.value.byteLength > 0) return result.value;
     }
     return undefined;
+  }
+
+  /** Whether chunks are views of the reused read buffer (a byte stream's). */
+  get lends(): boolean {
+    return this.#byob !== undefined;
   }
 
   /** Cancels the body. */
@@ -406,6 +414,11 @@ class BodySource implements PlainSource<Uint8Array> {
     );
     // Ends the waiting read, which then throws the failure.
     this.#reader.cancel().catch(() => {});
+  }
+
+  /** A copy of a chunk, which is otherwise lent (see BodyReader.read). */
+  keep(chunk: Uint8Array): Uint8Array {
+    return this.#reader.lends ? chunk.slice() : chunk;
   }
 
   async next(): Promise<Uint8Array | undefined> {

@@ -134,33 +134,31 @@ export function frameDecoder(options: FrameDecoderOptions = {}): Transformer<Uin
     return checkPrelude(prelude, 0, maxFrameBytes);
   }
 
+  /**
+   * Keeps a copy of what is left of `chunk` once its frames are out: the chunk may be lent by
+   * its source (a read buffer reused for the next read). Chunks kept from earlier calls are
+   * copies already, so each byte is copied at most once.
+   */
+  function ownLeftover(chunk: Uint8Array): void {
+    const last = chunks.length - 1;
+    if (last < 0 || chunks[last] !== chunk) return;
+    if (last === 0) {
+      chunks[0] = chunk.slice(head);
+      head = 0;
+    } else {
+      chunks[last] = chunk.slice();
+    }
+  }
+
   return {
     transform(chunk, controller) {
       if (chunk.byteLength === 0) return;
       chunks.push(chunk);
       buffered += chunk.byteLength;
-      while (true) {
-        if (expected === 0) {
-          if (buffered < PRELUDE_BYTES) return;
-          expected = checkNextPrelude();
-        }
-        if (buffered < expected) return; // wait for the rest
-        const total = expected;
-        expected = 0;
-        const first = chunks[0]!;
-        if (first.byteLength - head >= total) {
-          // The common case: decode in place, the payload is a view of the chunk.
-          const at = head;
-          head += total;
-          buffered -= total;
-          if (head === first.byteLength) {
-            chunks.shift();
-            head = 0;
-          }
-          controller.enqueue(decodeChecked(first, at, total, memo));
-        } else {
-          controller.enqueue(decodeChecked(takeCopy(total), 0, total, memo));
-        }
+      try {
+        decodeBuffered(controller);
+      } finally {
+        ownLeftover(chunk);
       }
     },
     flush() {
@@ -173,6 +171,33 @@ export function frameDecoder(options: FrameDecoderOptions = {}): Transformer<Uin
       }
     },
   };
+
+  /** Hands on every whole frame buffered. */
+  function decodeBuffered(controller: TransformStreamDefaultController<Frame>): void {
+    while (true) {
+      if (expected === 0) {
+        if (buffered < PRELUDE_BYTES) return;
+        expected = checkNextPrelude();
+      }
+      if (buffered < expected) return; // wait for the rest
+      const total = expected;
+      expected = 0;
+      const first = chunks[0]!;
+      if (first.byteLength - head >= total) {
+        // The common case: decode in place, the payload is a view of the chunk.
+        const at = head;
+        head += total;
+        buffered -= total;
+        if (head === first.byteLength) {
+          chunks.shift();
+          head = 0;
+        }
+        controller.enqueue(decodeChecked(first, at, total, memo));
+      } else {
+        controller.enqueue(decodeChecked(takeCopy(total), 0, total, memo));
+      }
+    }
+  }
 }
 
 /**
@@ -354,7 +379,7 @@ function decodeHeaders(bytes: Uint8Array, start: number, end: number): Record<st
         if (at + length > end) throw headerOverrun(at - start);
         value = type === TYPE_STRING
           ? { type: "string", value: decodeText(bytes, at, at + length) }
-          : { type: "binary", value: bytes.subarray(at, at + length) };
+          : { type: "binary", value: bytes.slice(at, at + length) }; // kept: a copy
         at += length;
         break;
       }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { ChatEvent } from "../../src/core/chat.ts";
-import { pipeToEvents } from "../../src/core/streams.ts";
+import { eventBatches, onEventsEnd, pipeToEvents } from "../../src/core/streams.ts";
 import { GatewayError } from "../../src/errors.ts";
 import { collect, within } from "../helpers.ts";
 
@@ -136,4 +136,42 @@ Deno.test("pipeToEvents keeps reading through chunks that yield no event", async
   };
   const out = await within(collect(pipeToEvents(ReadableStream.from(["", "", "x", ""]), steps)));
   assert.deepEqual(out, [{ type: "text", text: "x" }]);
+});
+
+Deno.test("onEventsEnd watches pipeToEvents' events in place, once, before the end or on cancel", async (t) => {
+  const toText: Transformer<string, ChatEvent> = {
+    transform(chunk, controller) {
+      controller.enqueue({ type: "text", text: chunk });
+    },
+  };
+  await t.step("the end: told before the reader sees it", async () => {
+    const seen: string[] = [];
+    const events = pipeToEvents(ReadableStream.from(["a", "b"]), toText);
+    const watched = onEventsEnd(events, () => {
+      seen.push("end");
+      return Promise.resolve();
+    });
+    assert.equal(watched, events, "no stage is added");
+    const batches = eventBatches(watched);
+    while (await batches.next()) seen.push("batch");
+    seen.push("done");
+    assert.deepEqual(seen, ["batch", "batch", "end", "done"]);
+  });
+  await t.step("a cancel: told once, and the source is cancelled", async () => {
+    let ends = 0;
+    const cancelled = Promise.withResolvers<unknown>();
+    const source = new ReadableStream<string>({
+      pull: (controller) => controller.enqueue("x"),
+      cancel: (reason) => cancelled.resolve(reason),
+    }, { highWaterMark: 0 });
+    const watched = onEventsEnd(pipeToEvents(source, toText), () => {
+      ends++;
+      return Promise.resolve();
+    });
+    const reader = watched.getReader();
+    await reader.read();
+    await reader.cancel("gone");
+    assert.equal(await cancelled.promise, "gone");
+    assert.equal(ends, 1);
+  });
 });

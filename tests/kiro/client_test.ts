@@ -5,7 +5,7 @@ import { GatewayError } from "../../src/errors.ts";
 import { KiroClient, parseRetryAfter } from "../../src/kiro/client.ts";
 import { Logger, silentLogger } from "../../src/log.ts";
 import { GENERATE_PATH, startFakeKiro } from "../fake_kiro.ts";
-import { textFrame } from "../frames.ts";
+import { concatBytes, textFrame } from "../frames.ts";
 import { within } from "../helpers.ts";
 import { STUB_ARN as ARN, stubTokens } from "./stub_tokens.ts";
 
@@ -254,4 +254,22 @@ Deno.test("Retry-After parses seconds and HTTP dates", () => {
   assert.equal(parseRetryAfter(null), undefined);
   assert.equal(parseRetryAfter("Wed, 25 Nov 2026 00:00:10 GMT", Date.UTC(2026, 10, 25)), 10_000);
   assert.equal(parseRetryAfter("soon"), undefined);
+});
+
+Deno.test("chunks read from the returned stream stay intact after later reads", async () => {
+  await using kiro = await startFakeKiro();
+  const frames = Array.from({ length: 30 }, (_, i) => textFrame(`part ${i}`));
+  kiro.replay({ frames });
+  const { client } = makeClient(kiro.url);
+  const stream = await client.send({ buildBody: () => "{}" }, new AbortController().signal);
+  // Every chunk is kept until the end: a chunk lent from the read buffer would be emptied.
+  const chunks = await Array.fromAsync(stream);
+  const received = new Uint8Array(chunks.reduce((sum, c) => sum + c.byteLength, 0));
+  let at = 0;
+  for (const chunk of chunks) {
+    received.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  assert.ok(chunks.length > 1, `read ${chunks.length} chunks`);
+  assert.deepEqual(received, concatBytes(...frames));
 });

@@ -12,12 +12,16 @@ import {
   decodeFrame,
   encodeFrame,
   type Frame,
+  frameDecoder,
   FrameDecoderStream,
   FrameError,
   type FrameErrorReason,
   type HeaderValue,
 } from "../../src/kiro/eventstream.ts";
 import { GatewayError } from "../../src/errors.ts";
+import type { ChatEvent } from "../../src/core/chat.ts";
+import { chainTransformers } from "../../src/core/fuse.ts";
+import { pipeToEvents, type PlainSource, sourceStream } from "../../src/core/streams.ts";
 import { collect, streamOf, within } from "../helpers.ts";
 import { concatBytes, textFrame } from "../frames.ts";
 
@@ -389,4 +393,34 @@ Deno.test("header sections of the same length but other bytes are decoded, not t
     decoded.map((f) => [f.headers[":event-type"]?.value, f.headers["n"]?.value]),
     [["aaaa", 1], ["bbbb", 2], ["aaaa", 1], ["cccc", 3], ["aaaa", 4], ["bbbb", 2], ["bbbb", 5]],
   );
+});
+
+Deno.test("frames read from one reused buffer (a lent chunk per read) decode unchanged", async () => {
+  const frames = Array.from({ length: 40 }, (_, i) => textFrame(`delta ${i} `.repeat(i % 7 + 1)));
+  const all = concatBytes(...frames);
+  const sizes = [5, 131, 64, 3, 250, 17];
+  // One buffer for every read, scrambled before each next read, as a BYOB reader reuses it.
+  const buffer = new Uint8Array(256);
+  let at = 0;
+  let read = 0;
+  const source: PlainSource<Uint8Array> = {
+    next() {
+      buffer.fill(0xee);
+      if (at >= all.byteLength) return Promise.resolve(undefined);
+      const size = Math.min(sizes[read++ % sizes.length]!, all.byteLength - at);
+      buffer.set(all.subarray(at, at + size));
+      at += size;
+      return Promise.resolve(buffer.subarray(0, size));
+    },
+    keep: (chunk) => chunk.slice(),
+    cancel: () => Promise.resolve(),
+  };
+  const texts: string[] = [];
+  const steps = chainTransformers(frameDecoder(), {
+    transform(frame: Frame) {
+      texts.push((JSON.parse(decoder.decode(frame.payload)) as { content: string }).content);
+    },
+  });
+  await collect(pipeToEvents(sourceStream(source), steps as Transformer<Uint8Array, ChatEvent>));
+  assert.deepEqual(texts, frames.map((_, i) => `delta ${i} `.repeat(i % 7 + 1)));
 });
