@@ -144,6 +144,8 @@ async function serveBenchGateway(settings: BenchGatewaySettings): Promise<void> 
       logger,
       homeDir: "/nonexistent-home",
       state: settings.stateDir ? openSqliteState(settings.stateDir) : new MemoryState(),
+      // As main.ts runs it: every reply can be cut at the end of a shutdown grace period.
+      deps: { shutdown: new AbortController().signal },
     });
   // Sampled: /proc/self/status (VmHWM) would need --allow-all. A sample costs a few µs.
   const peaks: MemoryPeaks = { rss: 0, rssNow: 0, heapTotal: 0, heapUsed: 0, external: 0 };

@@ -8,7 +8,7 @@
 import { GatewayError } from "../errors.ts";
 import type { ChatBackend } from "./backend.ts";
 import type { ChatEvent, ChatRequest } from "./chat.ts";
-import { batchable, type EventBatches, eventBatches } from "./streams.ts";
+import { cutEvents } from "./streams.ts";
 
 /** The error replies still open at the end of the grace period end with. */
 export function shutdownError(): GatewayError {
@@ -20,76 +20,14 @@ export function shutdownError(): GatewayError {
 
 /**
  * Passes reply events on until `signal` aborts, then sends one shutdown error event and ends;
- * the source is cancelled then, so the upstream call stops too. Keeps the batches of `events`
- * (see eventBatches): no stream hop per read.
+ * the source is cancelled then, so the upstream call stops too. Keeps the batches of `events`,
+ * with no stage per read for a Kiro reply (see cutEvents).
  */
 export function cutAtShutdown(
   events: ReadableStream<ChatEvent>,
   signal: AbortSignal,
 ): ReadableStream<ChatEvent> {
-  return batchable(new ShutdownCut(events, signal));
-}
-
-/**
- * cutAtShutdown's state. The abort cancels the source, which ends a read waiting on it (a
- * cancelled stream answers its pending reads at once), and the next batch is the error event.
- */
-class ShutdownCut implements EventBatches {
-  #events: ReadableStream<ChatEvent>;
-  #source: EventBatches | undefined = undefined;
-  #signal: AbortSignal;
-  #onAbort: () => void;
-  #cut = false;
-  #done = false;
-
-  constructor(events: ReadableStream<ChatEvent>, signal: AbortSignal) {
-    this.#events = events;
-    this.#signal = signal;
-    this.#onAbort = () => {
-      this.#cut = true;
-      void this.#batches().cancel(signal.reason).catch(() => {});
-    };
-    if (signal.aborted) this.#cut = true;
-    else signal.addEventListener("abort", this.#onAbort, { once: true });
-  }
-
-  #batches(): EventBatches {
-    return this.#source ??= eventBatches(this.#events);
-  }
-
-  /** Ends the cut: the shared signal keeps no listener for a finished reply. */
-  #finish(): void {
-    this.#done = true;
-    this.#signal.removeEventListener("abort", this.#onAbort);
-  }
-
-  async next(): Promise<ChatEvent[] | undefined> {
-    if (this.#done) return undefined;
-    if (!this.#cut) {
-      let batch: ChatEvent[] | undefined;
-      try {
-        batch = await this.#batches().next();
-      } catch (err) {
-        if (!this.#cut) {
-          this.#finish();
-          throw err;
-        }
-      }
-      if (!this.#cut) {
-        if (batch === undefined) this.#finish();
-        return batch;
-      }
-    }
-    // Cut: whatever the source still said is dropped, as a client would no longer see it.
-    this.#finish();
-    void this.#batches().cancel().catch(() => {});
-    return [{ type: "error", error: shutdownError() }];
-  }
-
-  cancel(reason?: unknown): Promise<void> {
-    this.#finish();
-    return this.#batches().cancel(reason);
-  }
+  return cutEvents(events, signal, () => ({ type: "error", error: shutdownError() }));
 }
 
 /**

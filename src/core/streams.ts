@@ -127,6 +127,9 @@ class EventPipe<I> implements TransformStreamDefaultController<ChatEvent>, Event
   /** Told once when the events end or are cancelled (see watchEnd). */
   #onEnd: (() => Promise<void>)[] | undefined = undefined;
   #ended = false;
+  /** What cuts the events short (see cutAt), until it has. */
+  #cut: { signal: AbortSignal; last: () => ChatEvent; onAbort: () => void } | undefined = undefined;
+  #isCut = false;
 
   constructor(
     reader: PlainSource<I>,
@@ -165,6 +168,40 @@ class EventPipe<I> implements TransformStreamDefaultController<ChatEvent>, Event
     for (const onEnd of this.#onEnd!) await onEnd();
   }
 
+  /**
+   * Ends the events with `last()` once `signal` aborts: a read waiting on the source is
+   * cancelled with the source, and what the steps still hand on is dropped.
+   */
+  cutAt(signal: AbortSignal, last: () => ChatEvent): void {
+    const onAbort = () => {
+      this.#isCut = true;
+      void this.#steps.cancel?.(signal.reason);
+      this.#reader.cancel(signal.reason).catch(() => {});
+    };
+    this.#cut = { signal, last, onAbort };
+    if (signal.aborted) this.#isCut = true;
+    else signal.addEventListener("abort", onAbort, { once: true });
+  }
+
+  /** Stops watching the cut signal: a long-lived signal keeps no listener per finished reply. */
+  #unwatchCut(): void {
+    if (this.#cut) this.#cut.signal.removeEventListener("abort", this.#cut.onAbort);
+  }
+
+  /** The cut's last event as the final batch. */
+  #cutBatch(): ChatEvent[] {
+    const { last } = this.#cut!;
+    this.#unwatchCut();
+    this.#cut = undefined;
+    this.#closed = true;
+    this.#reader.cancel().catch(() => {});
+    this.#batch = [];
+    this.enqueue(last());
+    const taken = this.#batch;
+    this.#batch = [];
+    return taken;
+  }
+
   #fail(err: unknown): void {
     this.enqueue({ type: "error", error: toGatewayError(err) });
     this.#closed = true;
@@ -175,6 +212,7 @@ class EventPipe<I> implements TransformStreamDefaultController<ChatEvent>, Event
    * chunks are read until something is handed on), or undefined at the end.
    */
   async next(): Promise<ChatEvent[] | undefined> {
+    if (this.#isCut && this.#cut) return this.#cutBatch();
     const steps = this.#steps;
     while (this.#batch.length === 0 && !this.#closed) {
       let value: I | undefined;
@@ -198,7 +236,9 @@ class EventPipe<I> implements TransformStreamDefaultController<ChatEvent>, Event
         this.#fail(err);
       }
     }
+    if (this.#isCut && this.#cut) return this.#cutBatch();
     if (this.#batch.length === 0) {
+      this.#unwatchCut();
       if (this.#onEnd) await this.#end();
       return undefined;
     }
@@ -208,6 +248,7 @@ class EventPipe<I> implements TransformStreamDefaultController<ChatEvent>, Event
   }
 
   async cancel(reason?: unknown): Promise<void> {
+    this.#unwatchCut();
     if (this.#onEnd) await this.#end();
     void this.#steps.cancel?.(reason);
     await this.#reader.cancel(reason);
@@ -229,6 +270,88 @@ export function onEventsEnd(
     return events;
   }
   return batchable(new EndWatch(events, onEnd));
+}
+
+/**
+ * Passes `events` on until `signal` aborts, then ends them with `last()`; their source is
+ * cancelled then. Keeps the batches (see eventBatches); events straight from pipeToEvents, not
+ * read yet, are cut in place (the same stream is returned), with no stage per read.
+ */
+export function cutEvents(
+  events: ReadableStream<ChatEvent>,
+  signal: AbortSignal,
+  last: () => ChatEvent,
+): ReadableStream<ChatEvent> {
+  const batches = (events as Batchable)[BATCHES];
+  if (batches instanceof EventPipe && !events.locked) {
+    batches.cutAt(signal, last);
+    return events;
+  }
+  return batchable(new EventsCut(events, signal, last));
+}
+
+/**
+ * cutEvents' stage for other events. The abort cancels the source, which ends a read waiting
+ * on it (a cancelled stream answers its pending reads at once), and the next batch is `last()`.
+ */
+class EventsCut implements EventBatches {
+  #events: ReadableStream<ChatEvent>;
+  #source: EventBatches | undefined = undefined;
+  #signal: AbortSignal;
+  #last: () => ChatEvent;
+  #onAbort: () => void;
+  #cut = false;
+  #done = false;
+
+  constructor(events: ReadableStream<ChatEvent>, signal: AbortSignal, last: () => ChatEvent) {
+    this.#events = events;
+    this.#signal = signal;
+    this.#last = last;
+    this.#onAbort = () => {
+      this.#cut = true;
+      void this.#batches().cancel(signal.reason).catch(() => {});
+    };
+    if (signal.aborted) this.#cut = true;
+    else signal.addEventListener("abort", this.#onAbort, { once: true });
+  }
+
+  #batches(): EventBatches {
+    return this.#source ??= eventBatches(this.#events);
+  }
+
+  /** Ends the cut: the shared signal keeps no listener for a finished reply. */
+  #finish(): void {
+    this.#done = true;
+    this.#signal.removeEventListener("abort", this.#onAbort);
+  }
+
+  async next(): Promise<ChatEvent[] | undefined> {
+    if (this.#done) return undefined;
+    if (!this.#cut) {
+      let batch: ChatEvent[] | undefined;
+      try {
+        batch = await this.#batches().next();
+      } catch (err) {
+        if (!this.#cut) {
+          this.#finish();
+          throw err;
+        }
+      }
+      if (!this.#cut) {
+        if (batch === undefined) this.#finish();
+        return batch;
+      }
+    }
+    // Cut: whatever the source still said is dropped, as a client would no longer see it.
+    this.#finish();
+    void this.#batches().cancel().catch(() => {});
+    return [this.#last()];
+  }
+
+  cancel(reason?: unknown): Promise<void> {
+    this.#finish();
+    return this.#batches().cancel(reason);
+  }
 }
 
 /** onEventsEnd's state in one fixed-shape object, the batch source of its stream. */

@@ -172,3 +172,35 @@ Deno.test("SIGTERM's shutdown refuses new connections and ends open streams in-b
   void exited;
   await graceEnded.promise;
 });
+
+Deno.test("cutAtShutdown cuts a pipeToEvents reply in place, while it waits on a silent upstream", async () => {
+  const grace = new AbortController();
+  const cancelled = Promise.withResolvers<unknown>();
+  let sent = 0;
+  const upstream = new ReadableStream<string>({
+    pull(controller) {
+      if (sent++ === 0) controller.enqueue("a");
+      else return new Promise<void>(() => {}); // stays silent
+    },
+    cancel: (reason) => cancelled.resolve(reason),
+  }, { highWaterMark: 0 });
+  const events = pipeToEvents(upstream, {
+    transform(text: string, controller) {
+      controller.enqueue({ type: "text", text });
+    },
+    flush(controller) {
+      controller.enqueue({ type: "text", text: "said after the cut: dropped" });
+    },
+  });
+  const cut = cutAtShutdown(events, grace.signal);
+  assert.equal(cut, events, "no stage is added");
+  const batches = eventBatches(cut);
+  assert.deepEqual(await batches.next(), [{ type: "text", text: "a" }]);
+  const waiting = batches.next();
+  grace.abort();
+  const last = await within(waiting, 5000, "the cut");
+  assert.equal(last?.length, 1);
+  assert.equal(last?.[0]?.type === "error" && last[0].error.kind, "overloaded");
+  assert.equal(await batches.next(), undefined);
+  await within(cancelled.promise, 5000, "the upstream's cancellation");
+});
