@@ -102,12 +102,14 @@ export function replyEvents(options: ReplyEventStreamOptions): Transformer<KiroE
   const emitText = (
     controller: TransformStreamDefaultController<ChatEvent>,
     text: string,
+    /** Kiro's own text event, handed on as it is (events are never changed after). */
+    event?: ChatEvent & { type: "text" },
   ) => {
     sentVisible = true;
     if (visiblePrefix.length < TRUNCATION_TEXT_KEY_CHARS) {
       visiblePrefix = (visiblePrefix + text).slice(0, TRUNCATION_TEXT_KEY_CHARS);
     }
-    controller.enqueue({ type: "text", text });
+    controller.enqueue(event ?? { type: "text", text });
   };
 
   const refuseToolCall = (
@@ -219,7 +221,7 @@ export function replyEvents(options: ReplyEventStreamOptions): Transformer<KiroE
           if (keepText) modelText.push(event.text);
           sawModelText = true;
           modelTokens.add(event.text);
-          emitText(controller, event.text);
+          emitText(controller, event.text, event);
           return;
         case "reasoning":
           if (event.text.length > 0) {
