@@ -17,7 +17,7 @@ import type { AccountStrategy } from "../config.ts";
 import type { ChatBackend, ModelInfo, SendContext } from "../core/backend.ts";
 import type { ChatEvent, ChatRequest, WebSearchHit } from "../core/chat.ts";
 import { GatewayError } from "../errors.ts";
-import { onEventsEnd } from "../core/streams.ts";
+import { onEventsEnd } from "../core/event_batches.ts";
 import type { Logger } from "../log.ts";
 import type { KiroClient } from "../kiro/client.ts";
 import type { ModelCatalog } from "../kiro/models.ts";

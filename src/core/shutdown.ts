@@ -8,7 +8,7 @@
 import { GatewayError } from "../errors.ts";
 import type { ChatBackend } from "./backend.ts";
 import type { ChatEvent, ChatRequest } from "./chat.ts";
-import { cutEvents } from "./streams.ts";
+import { cutEvents } from "./event_batches.ts";
 
 /** The error replies still open at the end of the grace period end with. */
 export function shutdownError(): GatewayError {

@@ -1,7 +1,7 @@
 /** Server-sent events on the wire: messages in, UTF-8 bytes out. */
 import type { ChatEvent } from "./chat.ts";
 import { type BodyObserver, watchableBody, type WatchableSource } from "./body_watch.ts";
-import { type EventBatches, eventBatches } from "./streams.ts";
+import { type EventBatches, eventBatches } from "./event_batches.ts";
 
 /** One server-sent event: an optional event name and its data text. */
 export interface SseMessage {

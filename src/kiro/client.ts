@@ -10,7 +10,7 @@ import { GatewayError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { KiroAccess, TokenSource } from "../auth/token_source.ts";
 import { readBodyCapped } from "../core/http_body.ts";
-import { type PlainSource, sourceStream } from "../core/streams.ts";
+import { type PlainSource, sourceStream } from "../core/plain_source.ts";
 import { apiBaseUrl, kiroUserAgents, qBaseUrl } from "./endpoints.ts";
 import { upstreamError } from "./upstream_errors.ts";
 

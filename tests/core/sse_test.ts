@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import type { ChatEvent } from "../../src/core/chat.ts";
 import { sseBody, SseEncoderStream, type SseMessage } from "../../src/core/sse.ts";
-import { eventBatches, onEventsEnd, pipeToEvents } from "../../src/core/streams.ts";
+import { eventBatches, onEventsEnd } from "../../src/core/event_batches.ts";
+import { pipeToEvents } from "../../src/core/streams.ts";
 import { collect, streamOf, within } from "../helpers.ts";
 
 async function encode(messages: SseMessage[]): Promise<string> {

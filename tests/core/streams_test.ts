@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { ChatEvent } from "../../src/core/chat.ts";
-import { eventBatches, onEventsEnd, pipeToEvents } from "../../src/core/streams.ts";
+import { eventBatches, onEventsEnd } from "../../src/core/event_batches.ts";
+import { pipeToEvents } from "../../src/core/streams.ts";
 import { GatewayError } from "../../src/errors.ts";
 import { collect, within } from "../helpers.ts";
 

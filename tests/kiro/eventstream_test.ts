@@ -21,7 +21,8 @@ import {
 import { GatewayError } from "../../src/errors.ts";
 import type { ChatEvent } from "../../src/core/chat.ts";
 import { chainTransformers } from "../../src/core/fuse.ts";
-import { pipeToEvents, type PlainSource, sourceStream } from "../../src/core/streams.ts";
+import { type PlainSource, sourceStream } from "../../src/core/plain_source.ts";
+import { pipeToEvents } from "../../src/core/streams.ts";
 import { collect, streamOf, within } from "../helpers.ts";
 import { concatBytes, textFrame } from "../frames.ts";
 
