@@ -14,6 +14,13 @@ import { GENERATE_PATH } from "./upstream.ts";
 /** Children run the `deno` on PATH, so the task can grant `--allow-run=deno` only. */
 const DENO = "deno";
 
+/**
+ * The V8 flags every deno.json task runs the gateway with (README: Running it), so the
+ * benchmark measures the gateway as deployed; `--v8-flags=--no-expose-gc` in `denoFlags` turns
+ * the heap trimmer off again for an A/B run.
+ */
+export const GATEWAY_V8_FLAGS = "--v8-flags=--expose-gc";
+
 /** The key benchmark clients use. */
 export const BENCH_KEY = "bench-key";
 
@@ -55,6 +62,8 @@ export interface MemoryPeaks {
   rss: number;
   /** The RSS when asked (not a peak). */
   rssNow: number;
+  /** The V8 heap total when asked (not a peak). */
+  heapTotalNow: number;
   heapTotal: number;
   heapUsed: number;
   external: number;
@@ -75,6 +84,7 @@ export async function spawnBenchGateway(
       "--allow-env",
       "--allow-read",
       ...settings.stateDir ? [`--allow-write=${settings.stateDir}`] : [],
+      GATEWAY_V8_FLAGS,
       ...options.denoFlags ?? [],
       fileURLToPath(import.meta.url),
       JSON.stringify(settings),
@@ -148,10 +158,18 @@ async function serveBenchGateway(settings: BenchGatewaySettings): Promise<void> 
       deps: { shutdown: new AbortController().signal },
     });
   // Sampled: /proc/self/status (VmHWM) would need --allow-all. A sample costs a few µs.
-  const peaks: MemoryPeaks = { rss: 0, rssNow: 0, heapTotal: 0, heapUsed: 0, external: 0 };
+  const peaks: MemoryPeaks = {
+    rss: 0,
+    rssNow: 0,
+    heapTotalNow: 0,
+    heapTotal: 0,
+    heapUsed: 0,
+    external: 0,
+  };
   const sample = () => {
     const now = Deno.memoryUsage();
     peaks.rssNow = now.rss;
+    peaks.heapTotalNow = now.heapTotal;
     peaks.rss = Math.max(peaks.rss, now.rss);
     peaks.heapTotal = Math.max(peaks.heapTotal, now.heapTotal);
     peaks.heapUsed = Math.max(peaks.heapUsed, now.heapUsed);

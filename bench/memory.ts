@@ -4,9 +4,11 @@
  * bench/memory.ts [--streams=250,500,1000] [--paced-ms=N] [--repeat=N] [--chars=N]
  * [--history-chars=N] [--passthrough] [-- extra deno flags]`. Each count runs against a fresh gateway process, so
  * every peak starts from the same idle state; the slope between counts is the cost per stream.
+ * `--large[=N]` measures instead what bench/run.ts's large-answer row does: the RSS of a fresh
+ * gateway 2 s after three (or N) 5 MiB answers, against its idle RSS (`--repeat=N` runs).
  */
 import { spawnBenchGateway } from "./gateway_process.ts";
-import { measureConcurrency } from "./measure.ts";
+import { gatewayRequest, measureConcurrency, timeStream } from "./measure.ts";
 import { buildReplyFrames, toChunks } from "./reply_frames.ts";
 import { startBenchUpstream } from "./upstream.ts";
 
@@ -75,6 +77,57 @@ export async function measureMemory(options: MemoryOptions): Promise<MemorySampl
   return samples;
 }
 
+/** What stays after large answers: RSS and V8 heap at idle and after a rest, in bytes. */
+export interface LargeAnswerSample {
+  idleRssBytes: number;
+  /** RSS and V8 heap total `settleMs` after the last answer. */
+  afterRssBytes: number;
+  afterHeapTotalBytes: number;
+  peakRssBytes: number;
+  answersMs: number;
+}
+
+/** Options of measureLargeAnswers. */
+export interface LargeAnswerOptions {
+  /** Answers read one after another. */
+  answers: number;
+  /** Characters of answer text each. */
+  textChars: number;
+  /** How long the gateway rests after the last answer before its memory is read. */
+  settleMs: number;
+  /** Extra flags for the gateway's `deno run`, such as `--v8-flags=...`. */
+  denoFlags?: string[];
+}
+
+/**
+ * Streams `answers` large OpenAI answers through a fresh gateway one after another (the
+ * upstream writes 16 KiB chunks), rests `settleMs`, and compares its RSS with the idle RSS.
+ */
+export async function measureLargeAnswers(
+  options: LargeAnswerOptions,
+): Promise<LargeAnswerSample> {
+  await using upstream = startBenchUpstream();
+  upstream.setReply(toChunks(buildReplyFrames({ textChars: options.textChars }), 16 * 1024));
+  await using gateway = await spawnBenchGateway(
+    { upstreamUrl: upstream.url, fakeReasoning: false },
+    { denoFlags: options.denoFlags },
+  );
+  const idle = await gateway.memoryPeaks();
+  const [input, init] = gatewayRequest(gateway.url, "openai");
+  const start = performance.now();
+  for (let i = 0; i < options.answers; i++) await timeStream(input, init);
+  const answersMs = performance.now() - start;
+  await new Promise((resolve) => setTimeout(resolve, options.settleMs));
+  const after = await gateway.memoryPeaks();
+  return {
+    idleRssBytes: idle.rssNow,
+    afterRssBytes: after.rssNow,
+    afterHeapTotalBytes: after.heapTotalNow,
+    peakRssBytes: after.rss,
+    answersMs,
+  };
+}
+
 /** The least-squares slope of peak RSS over stream count, in bytes per stream. */
 export function bytesPerStream(samples: MemorySample[]): number {
   const n = samples.length;
@@ -90,24 +143,34 @@ export function bytesPerStream(samples: MemorySample[]): number {
   return num / den;
 }
 
-if (import.meta.main) {
-  const split = Deno.args.indexOf("--");
-  const own = split < 0 ? Deno.args : Deno.args.slice(0, split);
-  const denoFlags = split < 0 ? [] : Deno.args.slice(split + 1);
-  const option = (name: string) =>
-    own.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
-  const counts = (option("streams") ?? "250,500,1000").split(",").map(Number);
-  const repeat = Number(option("repeat") ?? "1");
-  const streams = Array.from({ length: repeat }, () => counts).flat();
-  const samples = await measureMemory({
-    streams,
-    textChars: Number(option("chars") ?? "4000"),
-    pacedMs: Number(option("paced-ms") ?? "0"),
-    passthrough: own.includes("--passthrough"),
-    historyChars: Number(option("history-chars") ?? "0"),
-    denoFlags,
-  });
-  const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+function mib(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+async function say(text: string): Promise<void> {
+  await Deno.stdout.write(new TextEncoder().encode(`${text}\n`));
+}
+
+async function sayLargeAnswers(answers: number, repeat: number, denoFlags: string[]) {
+  for (let run = 0; run < repeat; run++) {
+    const s = await measureLargeAnswers({
+      answers,
+      textChars: 5 * 1024 * 1024,
+      settleMs: 2_000,
+      denoFlags,
+    });
+    await say(
+      `large answers: idle ${mib(s.idleRssBytes)}, after ${mib(s.afterRssBytes)} (+${
+        mib(s.afterRssBytes - s.idleRssBytes)
+      }, heap ${mib(s.afterHeapTotalBytes)}), peak ${mib(s.peakRssBytes)}, ${
+        s.answersMs.toFixed(0)
+      } ms`,
+    );
+  }
+}
+
+async function sayStreams(options: MemoryOptions): Promise<void> {
+  const samples = await measureMemory(options);
   const lines = samples.map((s) =>
     `${String(s.streams).padStart(5)} streams: idle ${mib(s.idleRssBytes)}, peak ${
       mib(s.peakRssBytes)
@@ -116,5 +179,27 @@ if (import.meta.main) {
     }), ${s.totalMs.toFixed(0)} ms, ${s.errors} errors`
   );
   lines.push(`slope: ${(bytesPerStream(samples) / 1024).toFixed(1)} KiB per stream`);
-  await Deno.stdout.write(new TextEncoder().encode(`${lines.join("\n")}\n`));
+  await say(lines.join("\n"));
+}
+
+if (import.meta.main) {
+  const split = Deno.args.indexOf("--");
+  const own = split < 0 ? Deno.args : Deno.args.slice(0, split);
+  const denoFlags = split < 0 ? [] : Deno.args.slice(split + 1);
+  const option = (name: string) =>
+    own.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const repeat = Number(option("repeat") ?? "1");
+  if (own.includes("--large") || option("large") !== undefined) {
+    await sayLargeAnswers(Number(option("large") ?? "3"), repeat, denoFlags);
+  } else {
+    const counts = (option("streams") ?? "250,500,1000").split(",").map(Number);
+    await sayStreams({
+      streams: Array.from({ length: repeat }, () => counts).flat(),
+      textChars: Number(option("chars") ?? "4000"),
+      pacedMs: Number(option("paced-ms") ?? "0"),
+      passthrough: own.includes("--passthrough"),
+      historyChars: Number(option("history-chars") ?? "0"),
+      denoFlags,
+    });
+  }
 }

@@ -8,14 +8,13 @@ import { measureColdStart } from "./cold_start.ts";
 import { spawnBenchGateway } from "./gateway_process.ts";
 import {
   type Dialect,
-  gatewayRequest,
   type LatencyResult,
   measureConcurrency,
   measureLatency,
   measureThroughput,
   type Targets,
-  timeStream,
 } from "./measure.ts";
+import { measureLargeAnswers } from "./memory.ts";
 import { buildDeltas, buildReplyFrames, byteLength, toChunks } from "./reply_frames.ts";
 import { type MachineInfo, mergeBenchmarks, renderGenerated, type ResultRow } from "./report.ts";
 import { type BenchUpstream, startBenchUpstream } from "./upstream.ts";
@@ -231,24 +230,20 @@ async function measureMemory(
   }
 
   // Large answers, then a rest: does the RSS come back near idle?
-  upstream.setReply(
-    toChunks(buildReplyFrames({ textChars: plan.throughputTextChars }), 16 * 1024),
-  );
-  await using fresh = await spawnBenchGateway({ upstreamUrl: upstream.url, fakeReasoning: false });
-  const idle = (await fresh.memoryPeaks()).rssNow;
-  const [input, init] = gatewayRequest(fresh.url, "openai");
-  for (let i = 0; i < plan.largeAnswers; i++) await timeStream(input, init);
-  await new Promise((resolve) => setTimeout(resolve, RSS_SETTLE_MS));
-  const after = await fresh.memoryPeaks();
+  const large = await measureLargeAnswers({
+    answers: plan.largeAnswers,
+    textChars: plan.throughputTextChars,
+    settleMs: RSS_SETTLE_MS,
+  });
   rows.push({
     benchmark: `RSS ${RSS_SETTLE_MS / 1000} s after ${plan.largeAnswers} answers of ${
       mb(plan.throughputTextChars)
-    } (OpenAI SSE), against idle (peak ${mb(after.rss)})`,
-    baseline: mb(idle),
-    gateway: mb(after.rssNow),
-    difference: `+${mb(after.rssNow - idle)}`,
+    } (OpenAI SSE), against idle (peak ${mb(large.peakRssBytes)})`,
+    baseline: mb(large.idleRssBytes),
+    gateway: mb(large.afterRssBytes),
+    difference: `+${mb(large.afterRssBytes - large.idleRssBytes)}`,
     goal: "≤ +20 MB",
-    met: after.rssNow - idle <= 20 * MB,
+    met: large.afterRssBytes - large.idleRssBytes <= 20 * MB,
   });
   return { rows, notes };
 }

@@ -24,6 +24,7 @@ import { ModelCatalog } from "./kiro/models.ts";
 import type { Logger } from "./log.ts";
 import { singleAccountView } from "./ops/accounts.ts";
 import { RequestJournal } from "./ops/journal.ts";
+import { exposedFullGc, HeapTrimmer } from "./ops/heap_trim.ts";
 import { GatewayMetrics } from "./ops/metrics.ts";
 import { catalogModelLabeler } from "./ops/model_label.ts";
 import { createHandler, type ServerDeps } from "./server.ts";
@@ -190,7 +191,7 @@ export interface Gateway {
   /** The accounts (one without KIRO_ACCOUNTS_FILE); its snapshot() is for status views. */
   pool: AccountPool;
   state: StateStore;
-  /** Releases the proxy client, if any, and closes the state store. */
+  /** Stops the heap trimmer, releases the proxy client, if any, and closes the state store. */
   close(): Promise<void>;
 }
 
@@ -261,6 +262,11 @@ export async function createGateway(
     modelLabel: catalogModelLabeler(first.models),
     ...options.deps,
   });
+  const collect = exposedFullGc();
+  const trimmer = collect ? new HeapTrimmer({ collect }) : undefined;
+  if (!collect) {
+    logger.debug("Heap trimming is off: the process runs without --v8-flags=--expose-gc");
+  }
   return {
     handler,
     tokens: first.tokens,
@@ -268,6 +274,7 @@ export async function createGateway(
     pool,
     state,
     close: async () => {
+      trimmer?.stop();
       await pool.close();
       proxy?.close();
       await state.close();

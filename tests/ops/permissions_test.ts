@@ -4,6 +4,7 @@ import { startFakeKiro } from "../fake_kiro.ts";
 import { tempDir } from "../helpers.ts";
 import { ALLOWED_ENV_VARS } from "../../src/permissions.ts";
 import { readTasks, spawnGateway, splitWords, taskFlags } from "./gateway_process.ts";
+import { GATEWAY_V8_FLAGS } from "../../bench/gateway_process.ts";
 
 const API_KEY = "perm-test-key-0123456789";
 
@@ -85,6 +86,15 @@ Deno.test("start, dev, doctor and the binaries share one permission set", async 
       assert.match(read, /^--allow-read=\.env,debug_logs,state,/);
     });
   }
+  await t.step("the binaries and the benchmark gateway run with the same V8 flags", () => {
+    const v8Flags = start.filter((f) => f.startsWith("--v8-flags="));
+    assert.deepEqual(v8Flags, ["--v8-flags=--expose-gc"]);
+    for (const target of COMPILE_TARGETS) {
+      const words = splitWords(tasks[`compile:${target}`]!);
+      assert.deepEqual(words.filter((f) => f.startsWith("--v8-flags=")), v8Flags, target);
+    }
+    assert.deepEqual([GATEWAY_V8_FLAGS], v8Flags);
+  });
   await t.step("compile runs every target", () => {
     for (const target of COMPILE_TARGETS) assert.match(tasks.compile!, new RegExp(target));
   });
