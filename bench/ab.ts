@@ -111,6 +111,15 @@ async function main(): Promise<void> {
       passthrough: true,
     }),
   });
+  sides.push({
+    name: "js-pass",
+    gateway: await spawnBenchGateway({
+      upstreamUrl: upstream.url,
+      fakeReasoning: false,
+      passthrough: true,
+      throughJs: true,
+    }),
+  });
   const wanted = new Set(values.loads.split(","));
   try {
     for (const load of loads(Number(values.runs)).filter((l) => wanted.has(l.name))) {

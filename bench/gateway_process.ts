@@ -35,6 +35,12 @@ export interface BenchGatewaySettings {
    */
   passthrough?: boolean;
   /**
+   * With `passthrough`: the upstream's body goes through JavaScript, read chunk by chunk into
+   * one reused buffer and handed to a stream of the gateway's own, as the gateway's pipe does
+   * with nothing in between: the floor under the gateway's cost per read.
+   */
+  throughJs?: boolean;
+  /**
    * Keep the gateway's state in SQLite in this folder, as `deno task start` does by default,
    * instead of in memory.
    */
@@ -149,7 +155,7 @@ async function serveBenchGateway(settings: BenchGatewaySettings): Promise<void> 
     },
   });
   const gateway = settings.passthrough
-    ? passthroughGateway(settings.upstreamUrl)
+    ? passthroughGateway(settings.upstreamUrl, settings.throughJs ?? false)
     : await createGateway(config, {
       logger,
       homeDir: "/nonexistent-home",
@@ -201,6 +207,7 @@ async function serveBenchGateway(settings: BenchGatewaySettings): Promise<void> 
 
 function passthroughGateway(
   upstreamUrl: string,
+  throughJs: boolean,
 ): { handler: Handler; close(): Promise<void> } {
   return {
     async handler(req) {
@@ -211,10 +218,26 @@ function passthroughGateway(
         body: "{}",
         signal: req.signal,
       });
-      return new Response(upstream.body, { headers: { "content-type": "text/event-stream" } });
+      const body = throughJs ? copiedThroughJs(upstream.body!) : upstream.body;
+      return new Response(body, { headers: { "content-type": "text/event-stream" } });
     },
     close: () => Promise.resolve(),
   };
+}
+
+/** `body` read into one reused 4 KiB buffer and each chunk copied into a stream of its own. */
+function copiedThroughJs(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  const reader = body.getReader({ mode: "byob" });
+  let buffer = new Uint8Array(4096);
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { done, value } = await reader.read(buffer);
+      if (done) return controller.close();
+      buffer = new Uint8Array(value.buffer);
+      controller.enqueue(value.slice());
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }, { highWaterMark: 0 });
 }
 
 type Handler = (req: Request) => Promise<Response>;

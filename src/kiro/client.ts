@@ -297,8 +297,18 @@ type Exchange<T> =
   | { kind: "timeout" }
   | { kind: "network"; error: GatewayError };
 
-/** The buffer a body is read into (reads return at most this many bytes); small, as it lives as long as the stream. */
+/**
+ * The buffer a body is first read into (reads return at most this many bytes): small, as it
+ * lives as long as the stream, and a streamed answer's frames come one per read anyway.
+ */
 const READ_BUFFER_BYTES = 4 * 1024;
+
+/**
+ * The largest the buffer grows to: a read that fills it means bulk (many frames per network
+ * chunk), where each read costs as much as the bytes it brings, so the buffer grows fourfold
+ * up to this.
+ */
+const MAX_READ_BUFFER_BYTES = 64 * 1024;
 
 /**
  * Reads a response body chunk by chunk. A byte stream (what fetch returns) is read into one
@@ -337,7 +347,12 @@ class BodyReader {
         this.#buffer = undefined; // the body is over: do not keep 4 KiB per finished stream
         return undefined;
       }
-      if (result.value.byteLength > 0) return result.value;
+      const length = result.value.byteLength;
+      if (length === this.#buffer.byteLength && length < MAX_READ_BUFFER_BYTES) {
+        // The chunk stays a view of the old buffer; the next read goes into a larger one.
+        this.#buffer = new Uint8Array(length * 4);
+      }
+      if (length > 0) return result.value;
     }
     return undefined;
   }
