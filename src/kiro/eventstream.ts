@@ -245,7 +245,7 @@ function checkPrelude(bytes: Uint8Array, at: number, maxFrameBytes: number): num
   const total = readUint32(bytes, at);
   const headersLength = readUint32(bytes, at + 4);
   const expectedCrc = readUint32(bytes, at + 8);
-  const actualCrc = crc32(bytes.subarray(at, at + 8));
+  const actualCrc = preludeCrc(bytes, at);
   if (actualCrc !== expectedCrc) {
     throw new FrameError(
       "prelude_crc",
@@ -320,6 +320,27 @@ function decodeChecked(bytes: Uint8Array, at: number, total: number, memo?: Head
       : decodeHeaders(bytes, at + PRELUDE_BYTES, headersEnd),
     payload: bytes.subarray(headersEnd, end - 4),
   };
+}
+
+/** The CRC-32 (IEEE) table, one entry per byte value. */
+const CRC_TABLE: Int32Array = (() => {
+  const table = new Int32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c;
+  }
+  return table;
+})();
+
+/**
+ * The CRC-32 of the 8 bytes at `at` (a prelude's lengths), computed here: for 8 bytes the call
+ * into zlib costs several times the work.
+ */
+function preludeCrc(bytes: Uint8Array, at: number): number {
+  let c = -1;
+  for (let i = at; i < at + 8; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+  return ~c >>> 0;
 }
 
 function readUint32(bytes: Uint8Array, at: number): number {
