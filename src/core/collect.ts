@@ -6,6 +6,7 @@ import {
   type Usage,
   type WebSearchHit,
 } from "./chat.ts";
+import { TextParts } from "./text_parts.ts";
 
 /** A tool call of a collected reply, its arguments as JSON object text. */
 export interface CollectedToolCall {
@@ -53,8 +54,8 @@ export interface CollectedReply {
  * stream ends without an `end` event.
  */
 export async function collectReply(events: ReadableStream<ChatEvent>): Promise<CollectedReply> {
-  const text: string[] = [];
-  const reasoning: string[] = [];
+  const text = new TextParts();
+  const reasoning = new TextParts();
   const reasoningBlocks: CollectedReasoning[] = [];
   /** The text block still collecting deltas (a signature or redacted block closes it). */
   let open: { type: "text"; text: string; signature?: string } | undefined;
@@ -118,7 +119,7 @@ export async function collectReply(events: ReadableStream<ChatEvent>): Promise<C
     throw replyEndedEarly();
   }
   return {
-    text: text.join(""),
+    text: text.join(),
     segments: searches.size === 0
       ? []
       : segments.map((segment) =>
@@ -126,7 +127,7 @@ export async function collectReply(events: ReadableStream<ChatEvent>): Promise<C
           ? { type: "text" as const, text: segment.parts.join("") }
           : segment as CollectedSegment
       ),
-    reasoning: reasoning.join(""),
+    reasoning: reasoning.join(),
     reasoningBlocks,
     toolCalls,
     stopReason: end.stopReason,

@@ -12,6 +12,7 @@ import { toClientRedacted, toClientSignature } from "./signatures.ts";
 import type { TokenCounter } from "./tokens.ts";
 import { TRUNCATION_TEXT_KEY_CHARS } from "./truncation.ts";
 import { type ToolArgumentsDiagnosis, toToolArguments } from "./tool_args.ts";
+import { TextParts } from "./text_parts.ts";
 
 /** Maps Kiro's tool names back to the client's (the request builder may have aliased them). */
 export interface ToolNameMap {
@@ -75,8 +76,8 @@ export function replyEvents(options: ReplyEventStreamOptions): Transformer<KiroE
    * generation, which costs more than the rest of a long reply's handling.
    */
   const keepText = (options.declaredTools?.size ?? 0) > 0;
-  const modelText: string[] = [];
-  const reasoning: string[] = [];
+  const modelText = new TextParts();
+  const reasoning = new TextParts();
   let sawModelText = false;
   let sawReasoning = false;
   /** The estimates of both, counted as they stream. */
@@ -162,7 +163,7 @@ export function replyEvents(options: ReplyEventStreamOptions): Transformer<KiroE
   const emitBracketCalls = (controller: TransformStreamDefaultController<ChatEvent>) => {
     const declared = options.declaredTools;
     if (!declared || declared.size === 0) return;
-    for (const call of findBracketCalls(modelText.join("") + reasoning.join(""))) {
+    for (const call of findBracketCalls(modelText.join() + reasoning.join())) {
       const name = fromKiro(call.name);
       if (!declared.has(name) || deliveredCalls.has(`${name}\0${canonicalJson(call.arguments)}`)) {
         continue;

@@ -23,6 +23,7 @@ import {
   statusOf,
   webSearchCallItem,
 } from "./response.ts";
+import { TextParts } from "../../core/text_parts.ts";
 
 /** How often `response.in_progress` is repeated while no event arrives, by default. */
 export const DEFAULT_KEEP_ALIVE_INTERVAL_MS = 15_000;
@@ -44,7 +45,7 @@ interface OpenItem {
   kind: "reasoning" | "message";
   id: string;
   index: number;
-  parts: string[];
+  parts: TextParts;
 }
 
 /** Renders a reply's ChatEvents as Responses SSE messages (the logic of ResponsesEventStream). */
@@ -75,7 +76,7 @@ export function responsesEvents(ctx: ResponsesStreamContext): Transformer<ChatEv
   const closeOpen = (controller: Controller, encryptedContent?: string) => {
     if (!open) return;
     const { id, index, kind } = open;
-    const text = open.parts.join("");
+    const text = open.parts.join();
     open = undefined;
     if (kind === "reasoning") {
       const part = { type: "summary_text", text };
@@ -142,7 +143,7 @@ export function responsesEvents(ctx: ResponsesStreamContext): Transformer<ChatEv
           part: { type: "summary_text", text: "" },
         });
       }
-      open = { kind, id, index, parts: [] };
+      open = { kind, id, index, parts: new TextParts() };
     } else {
       const id = ctx.newId("msg_");
       send(controller, "response.output_item.added", {
@@ -155,7 +156,7 @@ export function responsesEvents(ctx: ResponsesStreamContext): Transformer<ChatEv
         content_index: 0,
         part: { type: "output_text", text: "", annotations: [], logprobs: [] },
       });
-      open = { kind, id, index, parts: [] };
+      open = { kind, id, index, parts: new TextParts() };
     }
     return open;
   };
