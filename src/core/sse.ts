@@ -36,8 +36,8 @@ export class SseEncoderStream extends TransformStream<SseMessage, Uint8Array> {
  * batch of events (what one upstream read brought, see eventBatches) leave as one chunk, so
  * the cost per chunk (an encode, an enqueue, a socket write) is paid per read, not per event.
  * Nothing waits to batch: a batch is only what has already arrived. What `render` enqueues
- * outside a batch (a timer's keep-alive) leaves at once; what its `start` enqueues leaves on
- * the first read. The body reads `events` only when read itself, and cancelling it cancels
+ * outside a batch (its start, a timer's keep-alive) leaves at once: a first chunk ready when
+ * the response is returned goes out with its headers. The body reads `events` only when read itself, and cancelling it cancels
  * `events` and `render`. watchBody watches it in place (no stream around it).
  */
 export function sseBody(
@@ -67,9 +67,11 @@ class SseBodySource
   #render: Transformer<ChatEvent, SseMessage>;
   #out: ReadableStreamDefaultController<Uint8Array> | undefined = undefined;
   #observer: BodyObserver | undefined = undefined;
+  /** Chunks enqueued before a watcher came (the start), reported to it when it comes. */
+  #unreported: Uint8Array[] | undefined = undefined;
   /** SSE text rendered and not yet enqueued; written out at the end of each batch. */
   #text = "";
-  /** While set, what `render` enqueues waits in #text: during a batch, and before the first read. */
+  /** While set, what `render` enqueues waits in #text: during a batch. */
   #holding = false;
   /** No more events are rendered: the end came, or render ended the body. */
   #over = false;
@@ -84,6 +86,8 @@ class SseBodySource
 
   watch(observer: BodyObserver): void {
     this.#observer = observer;
+    for (const chunk of this.#unreported ?? []) observer.onChunk(chunk);
+    this.#unreported = undefined;
   }
 
   /** The batch view, taken at once (it locks `events`, as reading the body would). */
@@ -99,7 +103,8 @@ class SseBodySource
     if (this.#text === "" || this.#closed) return;
     const chunk = ENCODER.encode(this.#text);
     this.#text = "";
-    this.#observer?.onChunk(chunk);
+    if (this.#observer) this.#observer.onChunk(chunk);
+    else (this.#unreported ??= []).push(chunk);
     this.#out!.enqueue(chunk);
   }
 
@@ -151,12 +156,17 @@ class SseBodySource
   start(readable: ReadableStreamDefaultController<Uint8Array>): void | PromiseLike<void> {
     this.#out = readable;
     this.#source();
+    // What the start renders leaves as one chunk, queued before the response is returned.
     this.#holding = true;
-    return this.#render.start?.(this);
+    try {
+      return this.#render.start?.(this);
+    } finally {
+      this.#holding = false;
+      this.#writeOut();
+    }
   }
 
   async pull(): Promise<void> {
-    this.#holding = false;
     const batches = this.#source();
     const render = this.#render;
     try {
