@@ -5,6 +5,7 @@
  */
 import { measureCodecThroughput } from "./codec_bench.ts";
 import { measureColdStart } from "./cold_start.ts";
+import { measurePipeline } from "./pipeline.ts";
 import { spawnBenchGateway } from "./gateway_process.ts";
 import {
   type Dialect,
@@ -46,6 +47,8 @@ export interface RunPlan {
   largeAnswers: number;
   coldStarts: number;
   codecRounds: number;
+  /** Runs per side of the in-process pipe rows (bench/pipeline.ts). */
+  pipelineRuns: number;
 }
 
 /** The plan of a full run with `latencyRuns` runs per latency side. */
@@ -66,6 +69,7 @@ export function fullPlan(latencyRuns = 200): RunPlan {
     largeAnswers: 3,
     coldStarts: 5,
     codecRounds: 15,
+    pipelineRuns: 40,
   };
 }
 
@@ -87,6 +91,7 @@ export function quickPlan(): RunPlan {
     largeAnswers: 1,
     coldStarts: 2,
     codecRounds: 5,
+    pipelineRuns: 10,
   };
 }
 
@@ -270,7 +275,6 @@ export async function runBenchmarks(
     met: codecRatio >= 3,
   });
 
-  await using upstream = startBenchUpstream();
   const dialects = ["openai", "anthropic", "responses"] as const;
   const label = (dialect: Dialect) =>
     dialect === "openai"
@@ -278,6 +282,34 @@ export async function runBenchmarks(
       : dialect === "anthropic"
       ? "Anthropic SSE"
       : "Responses SSE";
+
+  // The gateway's own CPU per event: the whole pipe in this process, no network.
+  const pipeFrames = buildReplyFrames({
+    textChars: plan.latencyTextChars,
+    deltaChars: plan.latencyDeltaChars,
+  });
+  const pipeLoads = [
+    { name: "one frame per read", chunks: pipeFrames },
+    { name: "16 KiB reads", chunks: toChunks(pipeFrames, 16 * 1024) },
+  ];
+  for (const load of pipeLoads) {
+    for (const dialect of dialects) {
+      say(`${dialect} pipe in process, ${load.name}…`);
+      const pipe = await measurePipeline(dialect, load.chunks, plan.pipelineRuns);
+      const perEventUs = (pipe.pipeMs - pipe.bareMs) / pipeFrames.length * 1000;
+      rows.push({
+        benchmark: `${label(dialect)}, gateway CPU per event in process (no network): ` +
+          `${pipeFrames.length} frames, ${load.name} (median of ${plan.pipelineRuns})`,
+        baseline: `bare read ${ms(pipe.bareMs)}`,
+        gateway: ms(pipe.pipeMs),
+        difference: `${perEventUs.toFixed(2)} µs per event`,
+        goal: "≤ 2 µs per event",
+        met: perEventUs <= 2,
+      });
+    }
+  }
+
+  await using upstream = startBenchUpstream();
   const plain = await spawnBenchGateway({ upstreamUrl: upstream.url, fakeReasoning: false });
   try {
     const targets: Targets = { upstreamUrl: upstream.url, gatewayUrl: plain.url };

@@ -11,12 +11,25 @@ import {
   timeStream,
 } from "../bench/measure.ts";
 import { bytesPerStream, type MemorySample } from "../bench/memory.ts";
+import { measurePipeline, pipeBody } from "../bench/pipeline.ts";
 import { selfTimes } from "../bench/profile.ts";
 import { buildDeltas, buildReplyFrames, byteLength, toChunks } from "../bench/reply_frames.ts";
 import { HAND_WRITTEN_MARKER, mergeBenchmarks, renderGenerated } from "../bench/report.ts";
 import { startBenchUpstream } from "../bench/upstream.ts";
 import { tempDir, within } from "./helpers.ts";
 import { MemoryState } from "../src/state/state.ts";
+
+Deno.test("the in-process pipe renders the whole reply in every dialect and is timed", async () => {
+  const frames = buildReplyFrames({ textChars: 300, deltaChars: 64 });
+  const text = buildDeltas(300).join("");
+  for (const dialect of ["openai", "anthropic", "responses"] as const) {
+    const sse = await new Response(pipeBody(dialect, toChunks(frames, 100))).text();
+    const deltas = [...sse.matchAll(/"(?:content|text|delta)":"([^"]*)"/g)].map((m) => m[1]);
+    assert.ok(deltas.join("").includes(text), `${dialect} carried the whole text`);
+    const result = await within(measurePipeline(dialect, frames, 2));
+    assert.ok(result.pipeMs > 0 && result.bareMs >= 0, JSON.stringify(result));
+  }
+});
 
 Deno.test("the benchmark measurements run end to end on tiny sizes", async (t) => {
   await using upstream = startBenchUpstream();
