@@ -6,10 +6,11 @@
  * used, with conversation affinity); a failure that another account could avoid moves the
  * request on, never to an account it already tried.
  *
- * Health (failures, cool-downs, dead and suspended accounts), in-flight counts and request
- * counts live in the StateStore, so a restart keeps them and instances sharing a Redis store
- * share them. A pool of one account (no KIRO_ACCOUNTS_FILE) is never held back by its health:
- * its own errors reach the client as before.
+ * Health (failures, cool-downs, dead and suspended accounts: health_store.ts), credit
+ * (usage_store.ts), in-flight counts (in_flight.ts) and request counts live in the StateStore,
+ * so a restart keeps them and instances sharing a Redis store share them. A pool of one account
+ * (no KIRO_ACCOUNTS_FILE) is never held back by its health: its own errors reach the client as
+ * before.
  */
 import { createHash } from "node:crypto";
 import type { TokenSource } from "../auth/token_source.ts";
@@ -24,14 +25,10 @@ import type { ModelCatalog } from "../kiro/models.ts";
 import type { StateStore } from "../state/state.ts";
 import { InFlightCounts } from "./in_flight.ts";
 import { type AccountEntry, sourceStamp } from "./entries.ts";
-import { USAGE_CACHE_MS, type UsageSummary } from "./usage.ts";
-import {
-  classifyFailure,
-  cooldownMs,
-  describeFailure,
-  type FailureClass,
-  MAX_COOLDOWN_MS,
-} from "./health.ts";
+import type { UsageSummary } from "./usage.ts";
+import { exhaustedUntil, UsageStore } from "./usage_store.ts";
+import { classifyFailure, describeFailure, type FailureClass } from "./health.ts";
+import { type HealthRecord, HealthStore } from "./health_store.ts";
 
 /** What /health shows of an account's state. */
 export type AccountStatus = "ok" | "cooling" | "dead" | "suspended" | "disabled";
@@ -75,20 +72,6 @@ export interface AccountReport {
   reason?: string;
 }
 
-/**
- * Health of one account as stored under `account:<id>:health`. The failures are a counter and
- * the last use has its own key, so that a success never rewrites this record; failures and
- * the probe's success change it under the account's health lock (see #changeHealth).
- */
-interface StoredHealth {
-  cooldownUntil?: number;
-  reason?: string;
-  /** Set when a refresh was rejected: the source's stamp then; dead until it changes. */
-  deadStamp?: string;
-  suspended?: boolean;
-  lastFailureAt?: number;
-}
-
 /** Options of AccountPool. */
 export interface AccountPoolOptions {
   accounts: PoolAccount[];
@@ -106,40 +89,14 @@ export interface AccountPoolOptions {
 /** Balanced selection treats accounts this close to the least in-flight count as tied. */
 const NEAR_TIE_IN_FLIGHT = 1;
 
-/** The window of "recent" failures for balanced ordering. */
-const RECENT_FAILURES_TTL_MS = 60 * 60_000;
 /** How long a conversation stays bound to an account without a request. */
 export const AFFINITY_TTL_MS = 60 * 60_000;
-/** How long one half-open probe may take before another request may probe. */
-const PROBE_LOCK_MS = 5 * 60_000;
-/** How long one change of an account's health may hold its lock (a few store calls). */
-const HEALTH_LOCK_MS = 10_000;
-/** How often and how many times (2 s in all) a change tries the health lock before going without. */
-const HEALTH_LOCK_RETRY_MS = 10;
-const HEALTH_LOCK_ATTEMPTS = 200;
-
-/** Store keys of one account. */
-function keys(id: string) {
-  return {
-    health: `account:${id}:health`,
-    failures: `account:${id}:failures`,
-    recentFailures: `account:${id}:recent-failures`,
-    requests: `account:${id}:requests`,
-    probe: `account:${id}:probe`,
-    healthLock: `account:${id}:health-lock`,
-    lastUsed: `account:${id}:last-used`,
-    usage: `account:${id}:usage`,
-  };
-}
-
+/** The sticky strategy's current account (its id). */
 const CURRENT_KEY = "pool:current";
 
-/** How long one usage fetch may hold its account's usage lock. */
-const USAGE_LOCK_MS = 30_000;
-
-/** A stored usage summary, with the error of the last fetch when it failed. */
-interface StoredUsage extends Partial<UsageSummary> {
-  error?: string;
+/** The key counting the requests an account was tried for. */
+function requestsKey(id: string): string {
+  return `account:${id}:requests`;
 }
 
 /** One account's line of GET /v1/usage. */
@@ -150,15 +107,10 @@ export interface AccountUsage extends Partial<UsageSummary> {
   error?: string;
 }
 
-/** An account's state as read for one selection. */
-interface AccountView {
+/** An account's state as read for one selection: its health record and more. */
+interface AccountView extends HealthRecord {
   account: PoolAccount;
-  health: StoredHealth;
-  failures: number;
-  /** When a request last succeeded with it (epoch ms), 0 when never. */
-  lastUsedAt: number;
   inFlight: number;
-  recentFailures: number;
   status: AccountStatus;
   /** Its cool-down is over but it has failed: one probe request may try it (half-open). */
   halfOpen: boolean;
@@ -176,13 +128,12 @@ export class AccountPool implements ChatBackend {
   #live: PoolAccount[];
   #state: StateStore;
   #strategy: AccountStrategy;
-  #cooldownMs: number;
   #logger: Logger;
   #onFailover: (() => void) | undefined;
   #now: () => number;
   #inFlight: InFlightCounts;
-  /** Background usage fetches under way; close() waits for them. */
-  #pending = new Set<Promise<unknown>>();
+  #health: HealthStore;
+  #usage: UsageStore;
   /** Rotates the choice among near-equally loaded accounts (see #balancedOrder). */
   #turn = 0;
 
@@ -191,12 +142,14 @@ export class AccountPool implements ChatBackend {
     this.#live = options.accounts.filter((a) => a.parts !== undefined);
     if (this.#live.length === 0) throw new Error("An account pool needs an enabled account");
     this.#state = options.state;
-    this.#inFlight = new InFlightCounts(options.state, options.now ?? Date.now);
     this.#strategy = options.strategy;
-    this.#cooldownMs = options.cooldownMs;
     this.#logger = options.logger;
     this.#onFailover = options.onFailover;
     this.#now = options.now ?? Date.now;
+    const { state, logger, cooldownMs } = options;
+    this.#inFlight = new InFlightCounts(state, this.#now);
+    this.#health = new HealthStore({ state, cooldownMs, logger, now: this.#now });
+    this.#usage = new UsageStore({ state, logger, now: this.#now });
   }
 
   /** Every configured account, enabled or not, in file order. */
@@ -242,8 +195,7 @@ export class AccountPool implements ChatBackend {
       const { account } = choice;
       const { id, name } = account.entry;
       tried.add(id);
-      const k = keys(id);
-      await this.#state.increment(k.requests);
+      await this.#state.increment(requestsKey(id));
       const done = await this.#inFlight.begin(id);
       let value: T;
       try {
@@ -333,8 +285,7 @@ export class AccountPool implements ChatBackend {
         return { name, status: "disabled", failures: 0, inFlight: 0, requests: 0 };
       }
       const view = await this.#view(account);
-      const k = keys(account.entry.id);
-      const requests = Number(await this.#state.get(k.requests) ?? 0) || 0;
+      const requests = Number(await this.#state.get(requestsKey(account.entry.id)) ?? 0) || 0;
       const expiresAt = account.parts.tokens.status().expiresAt;
       const snapshot: AccountReport = {
         name,
@@ -347,7 +298,7 @@ export class AccountPool implements ChatBackend {
       if ((view.status === "cooling" || view.status === "suspended") && until !== undefined) {
         snapshot.cooldownUntil = new Date(until).toISOString();
       }
-      const creditLeft = await this.#creditLeft(account.entry.id);
+      const creditLeft = await this.#usage.creditLeft(account.entry.id);
       if (creditLeft !== undefined) snapshot.creditLeft = creditLeft;
       if (expiresAt !== undefined) snapshot.tokenExpiresAt = expiresAt;
       if (view.status !== "ok" && view.health.reason) snapshot.reason = view.health.reason;
@@ -355,70 +306,12 @@ export class AccountPool implements ChatBackend {
     }));
   }
 
-  async #creditLeft(id: string): Promise<number | undefined> {
-    const usage = await this.#storedUsage(id);
-    return typeof usage.remaining === "number" ? usage.remaining : undefined;
-  }
-
-  async #storedUsage(id: string): Promise<StoredUsage> {
-    const raw = await this.#state.get(keys(id).usage);
-    if (raw === undefined) return {};
-    try {
-      const usage = JSON.parse(raw);
-      return typeof usage === "object" && usage !== null ? usage as StoredUsage : {};
-    } catch {
-      return {};
-    }
-  }
-
-  /**
-   * Fetches an account's usage unless a fresh one is stored (or `force`), one fetch at a time
-   * per account; a failed fetch keeps the last known values and records the error.
-   */
-  async #refreshUsage(account: PoolAccount, force: boolean): Promise<StoredUsage> {
-    const k = keys(account.entry.id);
-    const stored = await this.#storedUsage(account.entry.id);
-    const fresh = stored.fetchedAt !== undefined && this.#now() - stored.fetchedAt < USAGE_CACHE_MS;
-    if ((fresh && !force) || account.parts === undefined) return stored;
-    const lock = `${k.usage}-lock`;
-    const token = await this.#state.tryLock(lock, USAGE_LOCK_MS);
-    if (token === undefined) return stored;
-    try {
-      let next: StoredUsage;
-      try {
-        next = await account.parts.fetchUsage();
-      } catch (err) {
-        next = { ...stored, fetchedAt: this.#now(), error: (err as Error).message };
-        this.#logger.debug("Cannot read a Kiro account's usage", {
-          account: account.entry.name,
-          error: next.error,
-        });
-      }
-      await this.#state.set(k.usage, JSON.stringify(next));
-      return next;
-    } finally {
-      await this.#state.unlock(lock, token);
-    }
-  }
-
-  /** Starts a background usage refresh for each account whose stored usage is stale. */
-  #refreshStaleUsage(accounts: PoolAccount[]): void {
-    for (const account of accounts) {
-      const job = this.#refreshUsage(account, false).catch(() => {}).finally(() => {
-        this.#pending.delete(job);
-      });
-      this.#pending.add(job);
-    }
-  }
-
   /** Every account's credit for GET /v1/usage, fetched now unless fetched under a minute ago. */
   async usageReport(): Promise<AccountUsage[]> {
     return await Promise.all(this.#accounts.map(async (account) => {
       const { name } = account.entry;
       if (account.parts === undefined) return { name, status: "disabled" as const };
-      const stored = await this.#storedUsage(account.entry.id);
-      const recent = stored.fetchedAt !== undefined && this.#now() - stored.fetchedAt < 60_000;
-      const usage = await this.#refreshUsage(account, !recent);
+      const usage = await this.#usage.refresh(account, 60_000);
       const view = await this.#view(account);
       return { name, status: view.status, ...usage };
     }));
@@ -426,25 +319,21 @@ export class AccountPool implements ChatBackend {
 
   /** Waits for background usage fetches; the pool is not used afterwards. */
   async close(): Promise<void> {
-    await Promise.all([...this.#pending]);
+    await this.#usage.close();
   }
 
   /** Reads an account's stored health and derives its status. */
   async #view(account: PoolAccount): Promise<AccountView> {
-    const k = keys(account.entry.id);
-    const [rawHealth, rawFailures, inFlight, rawRecent, rawLastUsed] = await Promise.all([
-      this.#state.get(k.health),
-      this.#state.get(k.failures),
-      this.#inFlight.read(account.entry.id),
-      this.#state.get(k.recentFailures),
-      this.#state.get(k.lastUsed),
+    const { id } = account.entry;
+    const [record, inFlight] = await Promise.all([
+      this.#health.read(id),
+      this.#inFlight.read(id),
     ]);
-    const health = parseHealth(rawHealth);
-    const failures = Math.max(0, Number(rawFailures ?? 0) || 0);
+    const { health, failures } = record;
     const now = this.#now();
-    const exhaustedUntil = exhaustion(await this.#storedUsage(account.entry.id), now);
-    if (exhaustedUntil !== undefined && exhaustedUntil > (health.cooldownUntil ?? 0)) {
-      health.cooldownUntil = exhaustedUntil;
+    const exhausted = exhaustedUntil(await this.#usage.read(id), now);
+    if (exhausted !== undefined && exhausted > (health.cooldownUntil ?? 0)) {
+      health.cooldownUntil = exhausted;
       health.reason = "no credit left and no overage until the usage resets";
     }
     let status: AccountStatus = "ok";
@@ -456,12 +345,9 @@ export class AccountPool implements ChatBackend {
       status = "cooling";
     }
     return {
+      ...record,
       account,
-      health,
-      failures,
-      lastUsedAt: Number(rawLastUsed ?? 0) || 0,
       inFlight,
-      recentFailures: Math.max(0, Number(rawRecent ?? 0) || 0),
       status,
       halfOpen: status === "ok" && (failures > 0 || health.deadStamp !== undefined),
     };
@@ -475,7 +361,7 @@ export class AccountPool implements ChatBackend {
   ): Promise<Choice | undefined> {
     const untried = this.#live.filter((a) => !tried.has(a.entry.id));
     if (this.#live.length === 1) return untried[0] && { account: untried[0] };
-    if (tried.size === 0) this.#refreshStaleUsage(this.#live);
+    if (tried.size === 0) this.#usage.refreshStale(this.#live);
     const views = await Promise.all(untried.map((a) => this.#view(a)));
     let eligible = views.filter((v) => v.status === "ok");
     const offering = model === undefined
@@ -487,10 +373,7 @@ export class AccountPool implements ChatBackend {
       : await this.#stickyOrder(eligible);
     for (const view of ordered) {
       if (!view.halfOpen) return { account: view.account };
-      const probeToken = await this.#state.tryLock(
-        keys(view.account.entry.id).probe,
-        PROBE_LOCK_MS,
-      );
+      const probeToken = await this.#health.tryProbe(view.account.entry.id);
       if (probeToken !== undefined) return { account: view.account, probeToken };
     }
     return undefined;
@@ -533,108 +416,31 @@ export class AccountPool implements ChatBackend {
     return [...near.slice(turn), ...near.slice(0, turn), ...rest];
   }
 
-  /**
-   * Records a success. Only the half-open probe's success clears the account's failures,
-   * cool-down and dead or suspended mark: any other success was chosen while the account was
-   * healthy, so a failure recorded meanwhile by another request (here or on another instance)
-   * is newer news than it and stays.
-   */
+  /** Records a success (see HealthStore.recordSuccess) and binds the account for next time. */
   async #recordSuccess(choice: Choice, affinity: string | undefined): Promise<void> {
-    const { id, name } = choice.account.entry;
-    const k = keys(id);
-    await this.#state.set(k.lastUsed, String(this.#now()));
-    if (choice.probeToken !== undefined) {
-      await this.#changeHealth(choice.account.entry, async () => {
-        await this.#state.delete(k.failures);
-        await this.#state.delete(k.health);
-      });
-      this.#logger.info("Kiro account works again", { account: name });
+    const { entry } = choice.account;
+    await this.#health.recordSuccess(entry, choice.probeToken !== undefined);
+    if (this.#strategy === "sticky") await this.#state.set(CURRENT_KEY, entry.id);
+    if (affinity !== undefined) {
+      await this.#state.set(affinity, entry.id, { ttlMs: AFFINITY_TTL_MS });
     }
-    if (this.#strategy === "sticky") await this.#state.set(CURRENT_KEY, id);
-    if (affinity !== undefined) await this.#state.set(affinity, id, { ttlMs: AFFINITY_TTL_MS });
     await this.#releaseProbe(choice);
   }
 
-  /**
-   * Records a failure that counts against the account. The count and the record change
-   * together under the health lock; the cool-down only ever grows, and a dead or suspended
-   * mark set by another request stays (only the probe's success clears them).
-   */
+  /** Records a failure that counts against the account (see HealthStore.recordFailure). */
   async #recordFailure(choice: Choice, failure: FailureClass, err: GatewayError): Promise<void> {
     try {
       if (failure === "fatal" || failure === "skip" || this.#live.length === 1) return;
-      const { entry } = choice.account;
-      const k = keys(entry.id);
-      const now = this.#now();
-      const { failures, next } = await this.#changeHealth(entry, async () => {
-        const failures = await this.#state.increment(k.failures);
-        await this.#state.increment(k.recentFailures, 1, { ttlMs: RECENT_FAILURES_TTL_MS });
-        const health = parseHealth(await this.#state.get(k.health));
-        const running = (health.cooldownUntil ?? 0) > now ? health.cooldownUntil : undefined;
-        const next: StoredHealth = {
-          lastFailureAt: now,
-          reason: describeFailure(err),
-          deadStamp: failure === "dead"
-            ? await sourceStamp(entry)
-            : await keptDeadStamp(entry, health.deadStamp),
-          suspended: failure === "suspended" || (health.suspended === true && running !== undefined)
-            ? true
-            : undefined,
-        };
-        const until = failure === "dead" ? undefined : now +
-          (failure === "suspended" ? MAX_COOLDOWN_MS : cooldownMs(this.#cooldownMs, failures));
-        next.cooldownUntil = Math.max(until ?? 0, running ?? 0) || undefined;
-        await this.#state.set(k.health, JSON.stringify(next));
-        return { failures, next };
-      });
-      this.#logger.warn(
-        failure === "dead"
-          ? "Kiro account's refresh token was rejected: it is skipped until its credentials change"
-          : failure === "suspended"
-          ? "Kiro account is suspended: it rests for a day"
-          : "Kiro account cools down",
-        {
-          account: entry.name,
-          failures,
-          cooldownUntil: next.cooldownUntil === undefined
-            ? undefined
-            : new Date(next.cooldownUntil).toISOString(),
-        },
-      );
+      await this.#health.recordFailure(choice.account.entry, failure, err);
     } finally {
       await this.#releaseProbe(choice);
     }
   }
 
-  /**
-   * Runs `change` (a read-modify-write of one account's health) under that account's lock,
-   * so that outcomes recorded at once, in this process or on other instances, do not overwrite
-   * each other. Waits for the lock briefly; past that, runs unlocked rather than fail the
-   * request (a lost update only misjudges a cool-down, a failed request is worse).
-   */
-  async #changeHealth<T>(entry: AccountEntry, change: () => Promise<T>): Promise<T> {
-    const lock = keys(entry.id).healthLock;
-    let token: string | undefined;
-    for (let attempt = 0; attempt < HEALTH_LOCK_ATTEMPTS; attempt++) {
-      token = await this.#state.tryLock(lock, HEALTH_LOCK_MS);
-      if (token !== undefined) break;
-      await new Promise((resolve) => setTimeout(resolve, HEALTH_LOCK_RETRY_MS));
-    }
-    if (token === undefined) {
-      this.#logger.warn("Kiro account's health lock is busy: recording its outcome without it", {
-        account: entry.name,
-      });
-    }
-    try {
-      return await change();
-    } finally {
-      if (token !== undefined) await this.#state.unlock(lock, token);
-    }
-  }
-
+  /** Releases the choice's probe, if it holds one; once. */
   async #releaseProbe(choice: Choice): Promise<void> {
     if (choice.probeToken === undefined) return;
-    await this.#state.unlock(keys(choice.account.entry.id).probe, choice.probeToken);
+    await this.#health.releaseProbe(choice.account.entry.id, choice.probeToken);
     choice.probeToken = undefined;
   }
 
@@ -670,36 +476,6 @@ export class AccountPool implements ChatBackend {
           : Math.max(1, Math.ceil((soonest - now) / 1000)),
       },
     );
-  }
-}
-
-/**
- * Until when an account is out of credit: Kiro said nothing is left and overage is not on;
- * until the reset date, or the next usage fetch when Kiro gave none. Unknown values never count.
- */
-function exhaustion(usage: StoredUsage, now: number): number | undefined {
-  if (typeof usage.remaining !== "number" || usage.remaining > 0) return undefined;
-  if (usage.overageAllowed === true) return undefined;
-  const until = usage.resetAt ?? (usage.fetchedAt ?? now) + USAGE_CACHE_MS;
-  return until > now ? until : undefined;
-}
-
-/** `stamp` while the entry's credentials are unchanged since it was taken, else undefined. */
-async function keptDeadStamp(
-  entry: AccountEntry,
-  stamp: string | undefined,
-): Promise<string | undefined> {
-  if (stamp === undefined) return undefined;
-  return stamp === await sourceStamp(entry) ? stamp : undefined;
-}
-
-function parseHealth(raw: string | undefined): StoredHealth {
-  if (raw === undefined) return {};
-  try {
-    const value = JSON.parse(raw);
-    return typeof value === "object" && value !== null ? value as StoredHealth : {};
-  } catch {
-    return {};
   }
 }
 
