@@ -46,6 +46,8 @@ interface OpenItem {
   id: string;
   index: number;
   parts: TextParts;
+  /** The start of each delta's JSON for this item, up to its `"delta":` (made once). */
+  deltaHead: string;
 }
 
 /** Renders a reply's ChatEvents as Responses SSE messages (the logic of ResponsesEventStream). */
@@ -143,7 +145,14 @@ export function responsesEvents(ctx: ResponsesStreamContext): Transformer<ChatEv
           part: { type: "summary_text", text: "" },
         });
       }
-      open = { kind, id, index, parts: new TextParts() };
+      open = {
+        kind,
+        id,
+        index,
+        parts: new TextParts(),
+        deltaHead:
+          `{"type":"response.reasoning_summary_text.delta","item_id":"${id}","output_index":${index},"summary_index":0,"delta":`,
+      };
     } else {
       const id = ctx.newId("msg_");
       send(controller, "response.output_item.added", {
@@ -156,7 +165,14 @@ export function responsesEvents(ctx: ResponsesStreamContext): Transformer<ChatEv
         content_index: 0,
         part: { type: "output_text", text: "", annotations: [], logprobs: [] },
       });
-      open = { kind, id, index, parts: new TextParts() };
+      open = {
+        kind,
+        id,
+        index,
+        parts: new TextParts(),
+        deltaHead:
+          `{"type":"response.output_text.delta","item_id":"${id}","output_index":${index},"content_index":0,"delta":`,
+      };
     }
     return open;
   };
@@ -166,15 +182,12 @@ export function responsesEvents(ctx: ResponsesStreamContext): Transformer<ChatEv
     const item = openItem(controller, kind);
     item.parts.push(text);
     // The hot path, one event per upstream delta, is serialized by hand.
-    const head = kind === "reasoning"
-      ? `{"type":"response.reasoning_summary_text.delta","item_id":"${item.id}","output_index":${item.index},"summary_index":0`
-      : `{"type":"response.output_text.delta","item_id":"${item.id}","output_index":${item.index},"content_index":0`;
     const tail = kind === "reasoning" ? "" : `,"logprobs":[]`;
     controller.enqueue({
       event: kind === "reasoning"
         ? "response.reasoning_summary_text.delta"
         : "response.output_text.delta",
-      data: `${head},"delta":${JSON.stringify(text)}${tail},"sequence_number":${sequence++}}`,
+      data: `${item.deltaHead}${JSON.stringify(text)}${tail},"sequence_number":${sequence++}}`,
     });
   };
 
