@@ -91,9 +91,17 @@ export function toAnthropicSearchContent(
   }));
 }
 
+/** The thinking or text block a reply is in. */
+interface OpenBlock {
+  kind: "thinking" | "text";
+  index: number;
+  /** Each delta's JSON up to its text. */
+  deltaHead: string;
+}
+
 /** Renders a reply's ChatEvents as Anthropic SSE messages (the logic of AnthropicSseStream). */
 export function anthropicEvents(ctx: AnthropicStreamContext): Transformer<ChatEvent, SseMessage> {
-  let open: { kind: "thinking" | "text"; index: number } | undefined;
+  let open: OpenBlock | undefined;
   let nextIndex = 0;
   let finished = false;
   let keepAlive: KeepAlive | undefined;
@@ -143,25 +151,35 @@ export function anthropicEvents(ctx: AnthropicStreamContext): Transformer<ChatEv
       delta: body,
     }));
   };
+  /** Opens a thinking or text block; the JSON of its deltas up to the text is made once. */
+  const openBlock = (
+    controller: TransformStreamDefaultController<SseMessage>,
+    kind: OpenBlock["kind"],
+  ): OpenBlock => {
+    const index = startBlock(
+      controller,
+      kind === "thinking"
+        ? { type: "thinking", thinking: "", signature: "" }
+        : { type: "text", text: "" },
+    );
+    const delta = kind === "thinking" ? `"thinking_delta","thinking"` : `"text_delta","text"`;
+    return {
+      kind,
+      index,
+      deltaHead: `{"type":"content_block_delta","index":${index},"delta":{"type":${delta}:`,
+    };
+  };
   const streamText = (
     controller: TransformStreamDefaultController<SseMessage>,
-    kind: "thinking" | "text",
+    kind: OpenBlock["kind"],
     text: string,
   ) => {
     if (text === "") return;
-    if (open?.kind !== kind) {
-      const block = kind === "thinking"
-        ? { type: "thinking", thinking: "", signature: "" }
-        : { type: "text", text: "" };
-      open = { kind, index: startBlock(controller, block) };
-    }
+    if (open?.kind !== kind) open = openBlock(controller, kind);
     // The hot path, one delta per upstream text event, is serialized by hand.
-    const body = kind === "thinking"
-      ? `{"type":"thinking_delta","thinking":${JSON.stringify(text)}}`
-      : `{"type":"text_delta","text":${JSON.stringify(text)}}`;
     controller.enqueue({
       event: "content_block_delta",
-      data: `{"type":"content_block_delta","index":${open.index},"delta":${body}}`,
+      data: `${open.deltaHead}${JSON.stringify(text)}}}`,
     });
   };
   const fail = (controller: TransformStreamDefaultController<SseMessage>, err: GatewayError) => {
@@ -202,12 +220,7 @@ export function anthropicEvents(ctx: AnthropicStreamContext): Transformer<ChatEv
           break;
         case "reasoning_signature":
           // Kiro's signature ends its reasoning; with display "omitted" the text may be empty.
-          if (open?.kind !== "thinking") {
-            open = {
-              kind: "thinking",
-              index: startBlock(controller, { type: "thinking", thinking: "", signature: "" }),
-            };
-          }
+          if (open?.kind !== "thinking") open = openBlock(controller, "thinking");
           closeOpen(controller, event.signature);
           break;
         case "redacted_reasoning": {
