@@ -1,10 +1,12 @@
 /**
- * A/B runs of the streaming loads: the gateway of this checkout against the gateway of another
- * checkout (`--base=DIR`, e.g. a `git worktree` of the previous commit) and the bare
- * pass-through (and the client reading the upstream directly), each gateway in its own process against one upstream, alternating request by request
- * so a noisy machine shifts every side alike. Prints medians per side.
+ * A/B runs of the streaming loads: the client reading the upstream directly, the gateway of
+ * this checkout, the gateway of another checkout (`--base=DIR`, e.g. a `git worktree` of the
+ * previous commit), the bare pass-through and the pass-through through JavaScript, each
+ * gateway in its own process against one upstream, alternating request by request so a noisy
+ * machine shifts every side alike. Prints medians per side.
  *
- * `deno run -A bench/ab.ts --base=../base [--runs=60] [--loads=latency,throughput,first,paced]`
+ * `deno run -A --config deno.test.json bench/ab.ts --base=../base [--runs=60]
+ * [--loads=latency,throughput,first,paced] [--dialects=openai,...] [--sqlite]`
  */
 import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";

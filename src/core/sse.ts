@@ -37,8 +37,9 @@ export class SseEncoderStream extends TransformStream<SseMessage, Uint8Array> {
  * the cost per chunk (an encode, an enqueue, a socket write) is paid per read, not per event.
  * Nothing waits to batch: a batch is only what has already arrived. What `render` enqueues
  * outside a batch (its start, a timer's keep-alive) leaves at once: a first chunk ready when
- * the response is returned goes out with its headers. The body reads `events` only when read itself, and cancelling it cancels
- * `events` and `render`. watchBody watches it in place (no stream around it).
+ * the response is returned goes out with its headers. The body reads `events` only when read
+ * itself, and cancelling it cancels `events` and `render`. watchBody watches it in place (no
+ * stream around it).
  */
 export function sseBody(
   events: ReadableStream<ChatEvent>,

@@ -344,7 +344,7 @@ class BodyReader {
       // The read transferred the buffer into `result.value`; take it back for the next read.
       if (result.value) this.#buffer = new Uint8Array(result.value.buffer);
       if (result.done) {
-        this.#buffer = undefined; // the body is over: do not keep 4 KiB per finished stream
+        this.#buffer = undefined; // the body is over: do not keep the buffer per finished stream
         return undefined;
       }
       const length = result.value.byteLength;
