@@ -3,6 +3,7 @@
  * Run as a script it serves a gateway for the upstream named in its JSON argument and prints
  * `listening <url>`; imported, spawnBenchGateway starts and stops such a process.
  */
+import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { createGateway } from "../src/app.ts";
 import { MemoryState } from "../src/state/state.ts";
@@ -70,6 +71,8 @@ export interface MemoryPeaks {
   rssNow: number;
   /** The V8 heap total when asked (not a peak). */
   heapTotalNow: number;
+  /** CPU time (user and system) the process has spent so far, in ms (not a peak). */
+  cpuMs: number;
   heapTotal: number;
   heapUsed: number;
   external: number;
@@ -168,6 +171,7 @@ async function serveBenchGateway(settings: BenchGatewaySettings): Promise<void> 
     rss: 0,
     rssNow: 0,
     heapTotalNow: 0,
+    cpuMs: 0,
     heapTotal: 0,
     heapUsed: 0,
     external: 0,
@@ -192,6 +196,8 @@ async function serveBenchGateway(settings: BenchGatewaySettings): Promise<void> 
   }, (req) => {
     if (new URL(req.url).pathname === "/__bench/memory") {
       sample();
+      const cpu = process.cpuUsage();
+      peaks.cpuMs = (cpu.user + cpu.system) / 1000;
       return Response.json(peaks);
     }
     return gateway.handler(req);

@@ -2,7 +2,7 @@
  * Peak RSS of the gateway process under N concurrent streams, for finding what one in-flight
  * stream costs: `deno run --allow-net=127.0.0.1 --allow-run=deno --allow-read --allow-env
  * bench/memory.ts [--streams=250,500,1000] [--paced-ms=N] [--repeat=N] [--chars=N]
- * [--history-chars=N] [--passthrough] [-- extra deno flags]`. Each count runs against a fresh gateway process, so
+ * [--history-chars=N] [--passthrough[=js]] [-- extra deno flags]`. Each count runs against a fresh gateway process, so
  * every peak starts from the same idle state; the slope between counts is the cost per stream.
  * `--large[=N]` measures instead what bench/run.ts's large-answer row does: the RSS of a fresh
  * gateway 2 s after three (or N) 5 MiB answers, against its idle RSS (`--repeat=N` runs).
@@ -22,6 +22,8 @@ export interface MemorySample {
   heapUsedBytes: number;
   externalBytes: number;
   totalMs: number;
+  /** CPU time (user and system) the gateway process spent on the streams, in ms. */
+  cpuMs: number;
   errors: number;
 }
 
@@ -37,6 +39,8 @@ export interface MemoryOptions {
   historyChars?: number;
   /** Measure the bare pass-through (see BenchGatewaySettings) instead of the gateway. */
   passthrough?: boolean;
+  /** With passthrough: copy the body through JavaScript (see BenchGatewaySettings.throughJs). */
+  throughJs?: boolean;
   /** Extra flags for the gateway's `deno run`, such as `--v8-flags=...`. */
   denoFlags?: string[];
   timeoutMs?: number;
@@ -51,10 +55,16 @@ export async function measureMemory(options: MemoryOptions): Promise<MemorySampl
   const samples: MemorySample[] = [];
   for (const streams of options.streams) {
     await using gateway = await spawnBenchGateway(
-      { upstreamUrl: upstream.url, fakeReasoning: false, passthrough: options.passthrough },
+      {
+        upstreamUrl: upstream.url,
+        fakeReasoning: false,
+        passthrough: options.passthrough,
+        throughJs: options.throughJs,
+      },
       { denoFlags: options.denoFlags },
     );
     const idleRssBytes = await gateway.peakRssBytes();
+    const cpuBeforeMs = (await gateway.memoryPeaks()).cpuMs;
     const result = await measureConcurrency(gateway.url, {
       streams,
       timeoutMs: options.timeoutMs ?? 120_000,
@@ -63,6 +73,7 @@ export async function measureMemory(options: MemoryOptions): Promise<MemorySampl
       historyChars: options.historyChars,
     });
     const peaks = await gateway.memoryPeaks();
+    const cpuMs = peaks.cpuMs - cpuBeforeMs;
     samples.push({
       streams,
       idleRssBytes,
@@ -71,6 +82,7 @@ export async function measureMemory(options: MemoryOptions): Promise<MemorySampl
       heapUsedBytes: peaks.heapUsed,
       externalBytes: peaks.external,
       totalMs: result.totalMs,
+      cpuMs,
       errors: result.errors,
     });
   }
@@ -176,7 +188,7 @@ async function sayStreams(options: MemoryOptions): Promise<void> {
       mib(s.peakRssBytes)
     } (heap ${mib(s.heapTotalBytes)}, used ${mib(s.heapUsedBytes)}, external ${
       mib(s.externalBytes)
-    }), ${s.totalMs.toFixed(0)} ms, ${s.errors} errors`
+    }), ${s.totalMs.toFixed(0)} ms (gateway CPU ${s.cpuMs.toFixed(0)} ms), ${s.errors} errors`
   );
   lines.push(`slope: ${(bytesPerStream(samples) / 1024).toFixed(1)} KiB per stream`);
   await say(lines.join("\n"));
@@ -197,7 +209,8 @@ if (import.meta.main) {
       streams: Array.from({ length: repeat }, () => counts).flat(),
       textChars: Number(option("chars") ?? "4000"),
       pacedMs: Number(option("paced-ms") ?? "0"),
-      passthrough: own.includes("--passthrough"),
+      passthrough: own.includes("--passthrough") || option("passthrough") === "js",
+      throughJs: option("passthrough") === "js",
       historyChars: Number(option("history-chars") ?? "0"),
       denoFlags,
     });
