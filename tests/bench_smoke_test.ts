@@ -112,6 +112,7 @@ Deno.test("the cost per stream is the slope of peak RSS over the stream count", 
     heapUsedBytes: 0,
     externalBytes: 0,
     totalMs: 0,
+    cpuMs: 0,
     errors: 0,
   });
   const mib = 1024 * 1024;
