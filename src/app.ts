@@ -24,7 +24,7 @@ import { ModelCatalog } from "./kiro/models.ts";
 import type { Logger } from "./log.ts";
 import { singleAccountView } from "./ops/accounts.ts";
 import { RequestJournal } from "./ops/journal.ts";
-import { exposedFullGc, HeapTrimmer } from "./ops/heap_trim.ts";
+import { startHeapTrim } from "./ops/heap_trim.ts";
 import { GatewayMetrics } from "./ops/metrics.ts";
 import { catalogModelLabeler } from "./ops/model_label.ts";
 import { createHandler, type ServerDeps } from "./server.ts";
@@ -262,11 +262,7 @@ export async function createGateway(
     modelLabel: catalogModelLabeler(first.models),
     ...options.deps,
   });
-  const collect = exposedFullGc();
-  const trimmer = collect ? new HeapTrimmer({ collect }) : undefined;
-  if (!collect) {
-    logger.debug("Heap trimming is off: the process runs without --v8-flags=--expose-gc");
-  }
+  const trimmer = startHeapTrim(logger);
   return {
     handler,
     tokens: first.tokens,

@@ -5,6 +5,7 @@
  * stays at the burst's size. When the heap has grown and nothing allocates any more, one full
  * collection that also shrinks the young generation brings RSS back near idle.
  */
+import type { Logger } from "../log.ts";
 
 /** The V8 heap figures the trimmer watches, in bytes (as Deno.memoryUsage() gives them). */
 export interface HeapFigures {
@@ -22,6 +23,8 @@ export interface HeapTrimOptions {
   intervalMs?: number;
   /** Growth of the heap since the last collection that is worth one; MIN_GROWTH_BYTES by default. */
   minGrowthBytes?: number;
+  /** Told the heap figures before and after each collection (the gateway logs them). */
+  onCollect?: (before: HeapFigures, after: HeapFigures) => void;
 }
 
 /** How often the heap is looked at: a burst's memory is back within two looks after it. */
@@ -43,6 +46,7 @@ const IDLE_CHANGE_BYTES = 256 * 1024;
  */
 export class HeapTrimmer {
   #collect: () => void;
+  #onCollect: HeapTrimOptions["onCollect"];
   #memory: () => HeapFigures;
   #minGrowthBytes: number;
   #baselineBytes: number;
@@ -51,6 +55,7 @@ export class HeapTrimmer {
 
   constructor(options: HeapTrimOptions) {
     this.#collect = options.collect;
+    this.#onCollect = options.onCollect;
     this.#memory = options.memory ?? (() => Deno.memoryUsage());
     this.#minGrowthBytes = options.minGrowthBytes ?? MIN_GROWTH_BYTES;
     const start = this.#memory();
@@ -74,6 +79,7 @@ export class HeapTrimmer {
     const after = this.#memory();
     this.#baselineBytes = after.heapTotal;
     this.#lastUsedBytes = after.heapUsed;
+    this.#onCollect?.(now, after);
     return true;
   }
 
@@ -99,4 +105,25 @@ export function exposedFullGc(): (() => void) | undefined {
   const gc = (globalThis as { gc?: (options: GcOptions) => unknown }).gc;
   if (typeof gc !== "function") return undefined;
   return () => void gc({ type: "major", execution: "sync", flavor: "last-resort" });
+}
+
+/**
+ * Starts the gateway's HeapTrimmer, which logs each collection at debug level; undefined (and a
+ * debug line saying so) when the process runs without `--v8-flags=--expose-gc`.
+ */
+export function startHeapTrim(logger: Logger): HeapTrimmer | undefined {
+  const collect = exposedFullGc();
+  if (!collect) {
+    logger.debug("Heap trimming is off: the process runs without --v8-flags=--expose-gc");
+    return undefined;
+  }
+  const mib = (bytes: number) => Math.round(bytes / 1024 / 1024);
+  return new HeapTrimmer({
+    collect,
+    onCollect: (before, after) =>
+      logger.debug("Heap trimmed after a burst", {
+        heapTotalMiBBefore: mib(before.heapTotal),
+        heapTotalMiBAfter: mib(after.heapTotal),
+      }),
+  });
 }

@@ -93,6 +93,8 @@ export interface GatewayProcess extends AsyncDisposable {
   lines: string[];
   /** Resolves with the listening URL, or rejects when the process ends first. */
   waitForUrl(): Promise<string>;
+  /** Resolves with the first stdout line matching `pattern`, or rejects when the process ends. */
+  waitForLine(pattern: RegExp): Promise<string>;
   /** Stops the child (if running) and returns its exit code, stdout and stderr. */
   stop(): Promise<ProcessResult>;
   /** Waits for the child to exit by itself and returns the same as stop(). */
@@ -132,20 +134,20 @@ export function spawnGateway(options: SpawnOptions): GatewayProcess {
       lines.push(...parts);
     }
   };
-  const waitForUrl = async (): Promise<string> => {
+  const waitForLine = async (pattern: RegExp, what: string): Promise<RegExpMatchArray> => {
     for (;;) {
-      const found = lines.map((line) => line.match(/listening on (http:\/\/\S+)/)?.[1]).find(
-        Boolean,
-      );
+      const found = lines.map((line) => line.match(pattern)).find(Boolean);
       if (found) return found;
       const { done, value } = await reader.read();
-      if (done) throw new Error(`The gateway exited before listening: ${await stderr}`);
+      if (done) throw new Error(`The gateway exited before ${what}: ${await stderr}`);
       rest += value;
       const parts = rest.split("\n");
       rest = parts.pop() ?? "";
       lines.push(...parts);
     }
   };
+  const waitForUrl = async (): Promise<string> =>
+    (await waitForLine(/listening on (http:\/\/\S+)/, "listening"))[1]!;
   let stopped: Promise<ProcessResult> | undefined;
   const finish = (kill: boolean) => {
     stopped ??= (async () => {
@@ -168,6 +170,8 @@ export function spawnGateway(options: SpawnOptions): GatewayProcess {
     child,
     lines,
     waitForUrl: () => within(waitForUrl(), 30_000, "gateway start-up"),
+    waitForLine: async (pattern) =>
+      (await within(waitForLine(pattern, `writing ${pattern}`), 30_000, `${pattern}`)).input!,
     stop,
     exited: () => finish(false),
     async [Symbol.asyncDispose]() {

@@ -30,12 +30,20 @@ Deno.test("the heap trimmer collects once the heap has grown and stopped changin
     heapTotal: 13 * MiB,
     heapUsed: 9 * MiB,
   });
-  const trimmer = new HeapTrimmer(heap.options);
+  const told: HeapFigures[][] = [];
+  const trimmer = new HeapTrimmer({
+    ...heap.options,
+    onCollect: (before, after) => told.push([before, after]),
+  });
   try {
     heap.set({ heapTotal: 34 * MiB, heapUsed: 24 * MiB });
     assert.equal(trimmer.check(), false, "the heap in use changed since the last look");
     assert.equal(trimmer.check(), true, "grown by 16 MiB and idle");
     assert.equal(heap.collections, 1);
+    assert.deepEqual(told, [[{ heapTotal: 34 * MiB, heapUsed: 24 * MiB }, {
+      heapTotal: 13 * MiB,
+      heapUsed: 9 * MiB,
+    }]]);
     assert.equal(trimmer.check(), false, "the collected heap is the new baseline");
     assert.equal(heap.collections, 1);
   } finally {
