@@ -111,7 +111,9 @@ const signed = (value: number) => `${value < 0 ? "−" : "+"}${ms(Math.abs(value
 /**
  * Rows for time to first byte and total time. `goal` marks both against the ≤ 1 ms goal;
  * `events` (the answer's frame count) adds the added total time per event instead, marked
- * against ≤ 2 µs per event and ≤ 4× the direct total.
+ * against ≤ 4× the direct total. The added time per event includes the runtime's own cost of
+ * a read and a write per frame (bench/ab.ts's JavaScript pass-through: ~6 µs); the gateway's
+ * CPU per event, the ≤ 2 µs goal, is measured without the network (the in-process rows).
  */
 function latencyRows(
   name: string,
@@ -138,12 +140,8 @@ function latencyRows(
       difference: perEventUs === undefined
         ? signed(totalAdded)
         : `${signed(totalAdded)} (${perEventUs.toFixed(1)} µs per event, ${ratio.toFixed(1)}×)`,
-      goal: options.goal ? "≤ +1 ms" : perEventUs !== undefined ? "≤ 2 µs per event, ≤ 4×" : "–",
-      met: options.goal
-        ? totalAdded <= 1
-        : perEventUs !== undefined
-        ? perEventUs <= 2 && ratio <= 4
-        : undefined,
+      goal: options.goal ? "≤ +1 ms" : perEventUs !== undefined ? "≤ 4×" : "–",
+      met: options.goal ? totalAdded <= 1 : perEventUs !== undefined ? ratio <= 4 : undefined,
     },
   ];
 }
@@ -424,8 +422,11 @@ export async function runBenchmarks(
       `send frame i at i × ${plan.pacedIntervalMs} ms after the first, as a model streams ` +
       "tokens: their difference is the delay a user feels, and the ≤ 1 ms goal applies to them. " +
       "Back-to-back rows send the frames as fast as the client reads, so their added total " +
-      "time divided by the frame count is the gateway's CPU cost per event; the throughput " +
-      "answer is written in 16 KiB chunks. Memory rows run on fresh gateway processes " +
+      "time divided by the frame count is what an event costs through the gateway, the " +
+      "runtime's read and write of it included (bench/ab.ts: ~6 µs for a bare JavaScript " +
+      "pass-through); the in-process rows run the same frames through the gateway's whole pipe " +
+      "from memory, its own CPU per event, against a bare read of the same chunks. The " +
+      "throughput answer is written in 16 KiB chunks. Memory rows run on fresh gateway processes " +
       "(RSS sampled every 20 ms inside the gateway); the machine is shared, so every row is " +
       "a ratio or a difference within this run.",
   );
