@@ -18,7 +18,12 @@ import {
 } from "../fake_kiro.ts";
 import { structuredAnswers, toolLoop, viewPayload } from "../kiro_script.ts";
 import { tempDir } from "../helpers.ts";
-import { type GatewayProcess, REPO_ROOT, spawnGateway } from "../ops/gateway_process.ts";
+import {
+  type GatewayProcess,
+  kiroUrlsEnv,
+  REPO_ROOT,
+  spawnGateway,
+} from "../ops/gateway_process.ts";
 
 /** The key agents use against the gateway. */
 export const AGENT_KEY = "agents-test-key-0123456789";
@@ -196,11 +201,7 @@ export async function startAgentRig(): Promise<AgentRig> {
         PROXY_API_KEY: AGENT_KEY,
         REFRESH_TOKEN: "agents-refresh",
         PROFILE_ARN: ARN,
-        KIRO_API_URL: kiro.url,
-        KIRO_MANAGEMENT_URL: kiro.url,
-        KIRO_AUTH_URL: kiro.url,
-        KIRO_OIDC_URL: kiro.url,
-        KIRO_Q_URL: kiro.url,
+        ...kiroUrlsEnv(kiro.url),
         LOG_LEVEL: "debug",
       },
     });

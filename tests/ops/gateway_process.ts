@@ -51,6 +51,17 @@ export function taskFlags(task: string, home: string, extraFlags: string[] = [])
 }
 
 /** The Deno cache of this run, so a child with another HOME still finds the npm packages. */
+/** The variables that point every Kiro URL of a gateway process at `kiroUrl` (a fake Kiro). */
+export function kiroUrlsEnv(kiroUrl: string): Record<string, string> {
+  return {
+    KIRO_API_URL: kiroUrl,
+    KIRO_MANAGEMENT_URL: kiroUrl,
+    KIRO_AUTH_URL: kiroUrl,
+    KIRO_OIDC_URL: kiroUrl,
+    KIRO_Q_URL: kiroUrl,
+  };
+}
+
 export function denoDir(): string {
   const explicit = Deno.env.get("DENO_DIR");
   if (explicit) return explicit;

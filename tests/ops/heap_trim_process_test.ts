@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { startFakeKiro } from "../fake_kiro.ts";
 import { meteringFrame, textFrame } from "../frames.ts";
 import { tempDir } from "../helpers.ts";
-import { emptySandbox, spawnGateway } from "./gateway_process.ts";
+import { emptySandbox, kiroUrlsEnv, spawnGateway } from "./gateway_process.ts";
 
 const KEY = "heap-trim-test-key-0123456789";
 
@@ -29,11 +29,7 @@ Deno.test("the gateway started as the start task gives its heap back once an ans
       PROXY_API_KEY: KEY,
       REFRESH_TOKEN: "refresh-1",
       PROFILE_ARN: "arn:aws:codewhisperer:us-east-1:123456789012:profile/TRIM",
-      KIRO_API_URL: kiro.url,
-      KIRO_MANAGEMENT_URL: kiro.url,
-      KIRO_AUTH_URL: kiro.url,
-      KIRO_OIDC_URL: kiro.url,
-      KIRO_Q_URL: kiro.url,
+      ...kiroUrlsEnv(kiro.url),
       FAKE_REASONING: "false",
       WEB_SEARCH: "off",
       LOG_LEVEL: "debug",

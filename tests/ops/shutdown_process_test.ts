@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { startFakeKiro } from "../fake_kiro.ts";
 import { textFrame } from "../frames.ts";
 import { tempDir, within } from "../helpers.ts";
-import { emptySandbox, spawnGateway } from "./gateway_process.ts";
+import { emptySandbox, kiroUrlsEnv, spawnGateway } from "./gateway_process.ts";
 
 const KEY = "shutdown-test-key-0123456789";
 const ARN = "arn:aws:codewhisperer:us-east-1:123456789012:profile/SHUTDOWN";
@@ -27,11 +27,7 @@ Deno.test("SIGTERM lets open streams run out the grace period, then ends them in
       PROXY_API_KEY: KEY,
       REFRESH_TOKEN: "refresh-1",
       PROFILE_ARN: ARN,
-      KIRO_API_URL: kiro.url,
-      KIRO_MANAGEMENT_URL: kiro.url,
-      KIRO_AUTH_URL: kiro.url,
-      KIRO_OIDC_URL: kiro.url,
-      KIRO_Q_URL: kiro.url,
+      ...kiroUrlsEnv(kiro.url),
       FAKE_REASONING: "false",
       WEB_SEARCH: "off",
       SHUTDOWN_GRACE_SECONDS: "0.5",

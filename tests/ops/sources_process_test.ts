@@ -8,7 +8,7 @@ import { join, resolve } from "node:path";
 import { createCliDatabase, readAuthKv } from "../auth/fake_auth.ts";
 import { type FakeKiro, GENERATE_PATH, startFakeKiro } from "../fake_kiro.ts";
 import { tempDir } from "../helpers.ts";
-import { spawnGateway } from "./gateway_process.ts";
+import { kiroUrlsEnv, spawnGateway } from "./gateway_process.ts";
 
 const API_KEY = "sources-test-key-0123456789";
 const ARN = "arn:aws:codewhisperer:us-east-1:123456789012:profile/SOURCES";
@@ -68,10 +68,7 @@ async function writeExpiredCacheFile(
 function env(kiro: FakeKiro, extra: Record<string, string> = {}): Record<string, string> {
   return {
     PROXY_API_KEY: API_KEY,
-    KIRO_API_URL: kiro.url,
-    KIRO_MANAGEMENT_URL: kiro.url,
-    KIRO_AUTH_URL: kiro.url,
-    KIRO_OIDC_URL: kiro.url,
+    ...kiroUrlsEnv(kiro.url),
     ...extra,
   };
 }

@@ -131,8 +131,8 @@ export function responsesEvents(ctx: ResponsesStreamContext): Transformer<ChatEv
     if (open?.kind === kind) return open;
     closeOpen(controller);
     const index = output.length;
+    const id = ctx.newId(kind === "reasoning" ? "rs_" : "msg_");
     if (kind === "reasoning") {
-      const id = ctx.newId("rs_");
       send(controller, "response.output_item.added", {
         output_index: index,
         item: { id, type: "reasoning", summary: [] },
@@ -145,16 +145,7 @@ export function responsesEvents(ctx: ResponsesStreamContext): Transformer<ChatEv
           part: { type: "summary_text", text: "" },
         });
       }
-      open = {
-        kind,
-        id,
-        index,
-        parts: new TextParts(),
-        deltaHead:
-          `{"type":"response.reasoning_summary_text.delta","item_id":"${id}","output_index":${index},"summary_index":0,"delta":`,
-      };
     } else {
-      const id = ctx.newId("msg_");
       send(controller, "response.output_item.added", {
         output_index: index,
         item: { id, type: "message", status: "in_progress", role: "assistant", content: [] },
@@ -165,15 +156,11 @@ export function responsesEvents(ctx: ResponsesStreamContext): Transformer<ChatEv
         content_index: 0,
         part: { type: "output_text", text: "", annotations: [], logprobs: [] },
       });
-      open = {
-        kind,
-        id,
-        index,
-        parts: new TextParts(),
-        deltaHead:
-          `{"type":"response.output_text.delta","item_id":"${id}","output_index":${index},"content_index":0,"delta":`,
-      };
     }
+    const deltaHead = kind === "reasoning"
+      ? `{"type":"response.reasoning_summary_text.delta","item_id":"${id}","output_index":${index},"summary_index":0,"delta":`
+      : `{"type":"response.output_text.delta","item_id":"${id}","output_index":${index},"content_index":0,"delta":`;
+    open = { kind, id, index, parts: new TextParts(), deltaHead };
     return open;
   };
 
