@@ -262,7 +262,7 @@ export async function createGateway(
     modelLabel: catalogModelLabeler(first.models),
     ...options.deps,
   });
-  const trimmer = startHeapTrim(logger);
+  const trimmer = startHeapTrim(logger, () => metrics.activeStreams > 0);
   return {
     handler,
     tokens: first.tokens,

@@ -25,6 +25,11 @@ export interface HeapTrimOptions {
   minGrowthBytes?: number;
   /** Told the heap figures before and after each collection (the gateway logs them). */
   onCollect?: (before: HeapFigures, after: HeapFigures) => void;
+  /**
+   * Whether a reply is streaming now: no collection runs then, as its pause (~20 ms) would
+   * show in the stream. Without it only the heap tells whether the process is idle.
+   */
+  busy?: () => boolean;
 }
 
 /** How often the heap is looked at: a burst's memory is back within two looks after it. */
@@ -49,6 +54,7 @@ export class HeapTrimmer {
   #onCollect: HeapTrimOptions["onCollect"];
   #memory: () => HeapFigures;
   #minGrowthBytes: number;
+  #busy: (() => boolean) | undefined;
   #baselineBytes: number;
   #lastUsedBytes: number;
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -58,6 +64,7 @@ export class HeapTrimmer {
     this.#onCollect = options.onCollect;
     this.#memory = options.memory ?? (() => Deno.memoryUsage());
     this.#minGrowthBytes = options.minGrowthBytes ?? MIN_GROWTH_BYTES;
+    this.#busy = options.busy;
     const start = this.#memory();
     this.#baselineBytes = start.heapTotal;
     this.#lastUsedBytes = start.heapUsed;
@@ -75,6 +82,7 @@ export class HeapTrimmer {
     // so an idle process is collected once per burst, not at every look.
     this.#baselineBytes = Math.min(this.#baselineBytes, now.heapTotal);
     if (!idle || now.heapTotal - this.#baselineBytes < this.#minGrowthBytes) return false;
+    if (this.#busy?.()) return false;
     this.#collect();
     const after = this.#memory();
     this.#baselineBytes = after.heapTotal;
@@ -111,7 +119,10 @@ export function exposedFullGc(): (() => void) | undefined {
  * Starts the gateway's HeapTrimmer, which logs each collection at debug level; undefined (and a
  * debug line saying so) when the process runs without `--v8-flags=--expose-gc`.
  */
-export function startHeapTrim(logger: Logger): HeapTrimmer | undefined {
+export function startHeapTrim(
+  logger: Logger,
+  busy?: () => boolean,
+): HeapTrimmer | undefined {
   const collect = exposedFullGc();
   if (!collect) {
     logger.debug("Heap trimming is off: the process runs without --v8-flags=--expose-gc");
@@ -120,6 +131,7 @@ export function startHeapTrim(logger: Logger): HeapTrimmer | undefined {
   const mib = (bytes: number) => Math.round(bytes / 1024 / 1024);
   return new HeapTrimmer({
     collect,
+    busy,
     onCollect: (before, after) =>
       logger.debug("Heap trimmed after a burst", {
         heapTotalMiBBefore: mib(before.heapTotal),

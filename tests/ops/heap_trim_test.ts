@@ -68,6 +68,26 @@ Deno.test("the heap trimmer leaves a busy heap alone however large it is", () =>
   }
 });
 
+Deno.test("the heap trimmer waits while a reply streams, however still the heap is", () => {
+  const heap = fakeHeap({ heapTotal: 18 * MiB, heapUsed: 13 * MiB }, {
+    heapTotal: 13 * MiB,
+    heapUsed: 9 * MiB,
+  });
+  let streaming = 1;
+  const trimmer = new HeapTrimmer({ ...heap.options, busy: () => streaming > 0 });
+  try {
+    heap.set({ heapTotal: 34 * MiB, heapUsed: 24 * MiB });
+    trimmer.check();
+    assert.equal(trimmer.check(), false, "a slow stream is open");
+    assert.equal(heap.collections, 0);
+    streaming = 0;
+    assert.equal(trimmer.check(), true, "the stream ended");
+    assert.equal(heap.collections, 1);
+  } finally {
+    trimmer.stop();
+  }
+});
+
 Deno.test("the heap trimmer leaves an idle heap alone that grew less than the minimum", () => {
   const heap = fakeHeap({ heapTotal: 18 * MiB, heapUsed: 13 * MiB }, {
     heapTotal: 13 * MiB,
