@@ -2,6 +2,7 @@
 import type { ChatEvent } from "./chat.ts";
 import { type BodyObserver, watchableBody, type WatchableSource } from "./body_watch.ts";
 import { type EventBatches, eventBatches } from "./event_batches.ts";
+import { TextSlab } from "./text_slab.ts";
 
 /** One server-sent event: an optional event name and its data text. */
 export interface SseMessage {
@@ -49,9 +50,6 @@ export function sseBody(
   return watchableBody(new ReadableStream<Uint8Array>(source, { highWaterMark: 0 }), source);
 }
 
-/** One encoder for every body: TextEncoder holds no state between calls. */
-const ENCODER = new TextEncoder();
-
 /**
  * sseBody's state in one fixed-shape object, which is both the body's source and the
  * controller `render` writes to: a class keeps `desiredSize` on its prototype, so V8 keeps
@@ -72,6 +70,8 @@ class SseBodySource
   #unreported: Uint8Array[] | undefined = undefined;
   /** SSE text rendered and not yet enqueued; written out at the end of each batch. */
   #text = "";
+  /** Where the chunks' bytes are cut from. */
+  #slab = new TextSlab();
   /** While set, what `render` enqueues waits in #text: during a batch. */
   #holding = false;
   /** No more events are rendered: the end came, or render ended the body. */
@@ -102,7 +102,7 @@ class SseBodySource
 
   #writeOut(): void {
     if (this.#text === "" || this.#closed) return;
-    const chunk = ENCODER.encode(this.#text);
+    const chunk = this.#slab.encode(this.#text);
     this.#text = "";
     if (this.#observer) this.#observer.onChunk(chunk);
     else (this.#unreported ??= []).push(chunk);
