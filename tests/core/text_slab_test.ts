@@ -15,12 +15,25 @@ Deno.test("TextSlab's chunks hold their own text however many follow, in any scr
   assert.ok(shared.length > 100, `${shared.length} chunks shared a buffer with the one before`);
 });
 
-Deno.test("TextSlab gives a text longer than a quarter of its buffer a buffer of its own", () => {
+Deno.test("TextSlab gives a text over half its buffer a buffer of its own", () => {
   const slab = new TextSlab(256);
   const small = slab.encode("small");
-  const long = slab.encode("x".repeat(100));
+  const long = slab.encode("x".repeat(200));
   assert.notEqual(long.buffer, small.buffer);
-  assert.equal(long.byteLength, 100);
-  assert.equal(long.buffer.byteLength, 100);
+  assert.equal(long.byteLength, 200);
+  assert.equal(long.buffer.byteLength, 200);
   assert.equal(new TextDecoder().decode(small), "small");
+});
+
+Deno.test("TextSlab starts a new buffer when a text does not fit in what is left", () => {
+  const slab = new TextSlab(256);
+  const first = slab.encode("a".repeat(100));
+  const second = slab.encode("b".repeat(100));
+  const third = slab.encode("c".repeat(100)); // 56 bytes left: a new buffer
+  assert.equal(second.buffer, first.buffer);
+  assert.notEqual(third.buffer, first.buffer);
+  assert.deepEqual(
+    [first, second, third].map((chunk) => new TextDecoder().decode(chunk)),
+    ["a".repeat(100), "b".repeat(100), "c".repeat(100)],
+  );
 });
