@@ -4,6 +4,7 @@
  */
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { type FakeKiro, startFakeKiro } from "../fake_kiro.ts";
 import { within } from "../helpers.ts";
 
 /** The repository root. */
@@ -51,6 +52,17 @@ export function taskFlags(task: string, home: string, extraFlags: string[] = [])
 }
 
 /** The Deno cache of this run, so a child with another HOME still finds the npm packages. */
+/** A fake Kiro that also renews a refresh token (`access-1`, then `refresh-2`). */
+export async function refreshingFakeKiro(): Promise<FakeKiro> {
+  const kiro = await startFakeKiro();
+  kiro.route(
+    "POST",
+    "/refreshToken",
+    () => Response.json({ accessToken: "access-1", refreshToken: "refresh-2", expiresIn: 3600 }),
+  );
+  return kiro;
+}
+
 /** The variables that point every Kiro URL of a gateway process at `kiroUrl` (a fake Kiro). */
 export function kiroUrlsEnv(kiroUrl: string): Record<string, string> {
   return {

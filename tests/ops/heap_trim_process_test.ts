@@ -1,19 +1,13 @@
 import assert from "node:assert/strict";
-import { startFakeKiro } from "../fake_kiro.ts";
 import { meteringFrame, textFrame } from "../frames.ts";
 import { tempDir } from "../helpers.ts";
-import { emptySandbox, kiroUrlsEnv, spawnGateway } from "./gateway_process.ts";
+import { emptySandbox, kiroUrlsEnv, refreshingFakeKiro, spawnGateway } from "./gateway_process.ts";
 
 const KEY = "heap-trim-test-key-0123456789";
 
 Deno.test("the gateway started as the start task gives its heap back once an answer is over", async () => {
   await using tmp = await tempDir();
-  await using kiro = await startFakeKiro();
-  kiro.route(
-    "POST",
-    "/refreshToken",
-    () => Response.json({ accessToken: "access-1", refreshToken: "refresh-2", expiresIn: 3600 }),
-  );
+  await using kiro = await refreshingFakeKiro();
   // About 1 MiB of answer text: enough for V8 to grow its young generation by more than the
   // trimmer's 8 MiB (measured: 0.5 MiB already grows the heap from ~18 to ~28 MB).
   const delta = "the gateway streams this answer in many small deltas. ".repeat(4);

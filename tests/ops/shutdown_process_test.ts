@@ -1,20 +1,14 @@
 import assert from "node:assert/strict";
-import { startFakeKiro } from "../fake_kiro.ts";
 import { textFrame } from "../frames.ts";
 import { tempDir, within } from "../helpers.ts";
-import { emptySandbox, kiroUrlsEnv, spawnGateway } from "./gateway_process.ts";
+import { emptySandbox, kiroUrlsEnv, refreshingFakeKiro, spawnGateway } from "./gateway_process.ts";
 
 const KEY = "shutdown-test-key-0123456789";
 const ARN = "arn:aws:codewhisperer:us-east-1:123456789012:profile/SHUTDOWN";
 
 Deno.test("SIGTERM lets open streams run out the grace period, then ends them in-band", async () => {
   await using tmp = await tempDir();
-  await using kiro = await startFakeKiro();
-  kiro.route(
-    "POST",
-    "/refreshToken",
-    () => Response.json({ accessToken: "access-1", refreshToken: "refresh-2", expiresIn: 3600 }),
-  );
+  await using kiro = await refreshingFakeKiro();
   const stalled = kiro.replay(
     { frames: [textFrame("Working on it"), textFrame("never sent")], stallAfter: 1 },
     { frames: [textFrame("Working on it"), textFrame("never sent")], stallAfter: 1 },
