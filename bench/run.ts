@@ -281,23 +281,24 @@ export async function runBenchmarks(
       ? "Anthropic SSE"
       : "Responses SSE";
 
-  // The gateway's own CPU per event: the whole pipe in this process, no network.
-  const pipeFrames = buildReplyFrames({
+  // The gateway's own CPU per event: the whole pipe in this process, no network, on the
+  // frames the back-to-back rows send below.
+  const backToBackFrames = buildReplyFrames({
     textChars: plan.latencyTextChars,
     deltaChars: plan.latencyDeltaChars,
   });
   const pipeLoads = [
-    { name: "one frame per read", chunks: pipeFrames },
-    { name: "16 KiB reads", chunks: toChunks(pipeFrames, 16 * 1024) },
+    { name: "one frame per read", chunks: backToBackFrames },
+    { name: "16 KiB reads", chunks: toChunks(backToBackFrames, 16 * 1024) },
   ];
   for (const load of pipeLoads) {
     for (const dialect of dialects) {
       say(`${dialect} pipe in process, ${load.name}…`);
       const pipe = await measurePipeline(dialect, load.chunks, plan.pipelineRuns);
-      const perEventUs = (pipe.pipeMs - pipe.bareMs) / pipeFrames.length * 1000;
+      const perEventUs = (pipe.pipeMs - pipe.bareMs) / backToBackFrames.length * 1000;
       rows.push({
         benchmark: `${label(dialect)}, gateway CPU per event in process (no network): ` +
-          `${pipeFrames.length} frames, ${load.name} (median of ${plan.pipelineRuns})`,
+          `${backToBackFrames.length} frames, ${load.name} (median of ${plan.pipelineRuns})`,
         baseline: `bare read ${ms(pipe.bareMs)}`,
         gateway: ms(pipe.pipeMs),
         difference: `${perEventUs.toFixed(2)} µs per event`,
@@ -328,20 +329,16 @@ export async function runBenchmarks(
     }
 
     // CPU cost per event: the same kind of frames back to back, as fast as the client reads.
-    const frames = buildReplyFrames({
-      textChars: plan.latencyTextChars,
-      deltaChars: plan.latencyDeltaChars,
-    });
-    upstream.setReply(toChunks(frames));
+    upstream.setReply(toChunks(backToBackFrames));
     const size = `CPU cost per event: ${plan.latencyTextChars / 1000} KB answer, ` +
-      `${frames.length} frames of ${plan.latencyDeltaChars} chars back to back`;
+      `${backToBackFrames.length} frames of ${plan.latencyDeltaChars} chars back to back`;
     for (const dialect of dialects) {
       say(`${dialect} back-to-back latency…`);
       const result = await measureLatency(targets, { dialect, runs: plan.latencyRuns });
       rows.push(
         ...latencyRows(`${label(dialect)}, ${size}`, result, {
           goal: false,
-          events: frames.length,
+          events: backToBackFrames.length,
         }),
       );
     }

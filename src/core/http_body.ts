@@ -15,15 +15,14 @@ export async function readBodyCapped(
   message: Request | Response,
   maxBytes: number,
 ): Promise<Uint8Array | undefined> {
-  const limits = (message as Limited)[LIMITS];
-  const cap = Math.min(maxBytes, limits?.maxBytes ?? maxBytes);
+  const cap = capOf(message, maxBytes);
   const declared = Number(message.headers.get("content-length") ?? "");
   if (Number.isFinite(declared) && declared > cap) {
     await message.body?.cancel().catch(() => {});
     return undefined;
   }
   if (!message.body) return new Uint8Array(0);
-  return await readWithin(message.body, cap, limits?.timeoutMs);
+  return await readWithin(message.body, cap, (message as Limited)[LIMITS]?.timeoutMs);
 }
 
 /** Reads `body` whole unless it passes `maxBytes` (undefined) or `timeoutMs` (throws). */
@@ -128,6 +127,11 @@ export async function limitRequestBody(req: Request, limits: BodyLimits): Promis
   return req;
 }
 
+/** The most bytes a body of `message` may have: `maxBytes`, or less when its limits say so. */
+function capOf(message: Request | Response, maxBytes: number): number {
+  return Math.min(maxBytes, (message as Limited)[LIMITS]?.maxBytes ?? maxBytes);
+}
+
 /** Gives `copy` (a request made from `original`, such as a tapped one) the limits of `original`. */
 export function keepBodyLimits(original: Request, copy: Request): Request {
   const limits = (original as Limited)[LIMITS];
@@ -220,7 +224,7 @@ function nestsDeeperThan(text: string, limit: number): boolean {
 export async function readJsonBody(req: Request, maxBytes: number): Promise<unknown> {
   const bytes = await readBodyCapped(req, maxBytes);
   if (bytes === undefined) {
-    throw bodyTooLarge(Math.min(maxBytes, (req as Limited)[LIMITS]?.maxBytes ?? maxBytes));
+    throw bodyTooLarge(capOf(req, maxBytes));
   }
   const text = decodeUtf8Body(bytes);
   if (text.trim() === "") {

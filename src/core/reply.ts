@@ -69,7 +69,6 @@ const MAX_TOKENS_STOP = /max[_-]?(output[_-]?)?tokens|length/i;
 export function replyEvents(options: ReplyEventStreamOptions): Transformer<KiroEvent, ChatEvent> {
   const { counter, truncation, logger } = options;
   const fromKiro = (name: string) => options.toolNames?.fromKiro(name) ?? name;
-  /** Model text only, for token counting. */
   /**
    * Model text and reasoning, kept only when calls written as text are looked for at the end
    * (declared tools): kept deltas live as long as the reply and are promoted out of the young
